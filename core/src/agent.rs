@@ -1,0 +1,81 @@
+//! Agents as the registry ("orchestrator") knows them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::ids::{AgentId, CrewId, WorkspaceId};
+use crate::secret::Secret;
+
+/// How the agent's command line is built (SPEC §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Adapter {
+    /// `command` from the configuration; the message on stdin and in `CREWSHIP_MESSAGE`.
+    Command,
+    /// `claude --print --output-format stream-json --verbose [--model M] -- <message>`.
+    ClaudeCode,
+}
+
+/// The secret that verified until a rotation, and until when it still does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousSecret {
+    pub secret: Secret,
+    #[serde(with = "time::serde::rfc3339")]
+    pub valid_until: OffsetDateTime,
+}
+
+pub const DEFAULT_RATE_LIMIT_PER_MIN: u32 = 600;
+pub const DEFAULT_MAX_QUEUED_RUNS: u32 = 1000;
+pub const DEFAULT_MAX_CONCURRENT_RUNS: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agent {
+    pub id: AgentId,
+    pub crew_id: CrewId,
+    pub workspace_id: WorkspaceId,
+    pub name: String,
+    pub adapter: Adapter,
+    /// argv for the `command` adapter; for `claude-code` an optional replacement for `claude`.
+    #[serde(default)]
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Credentials for the agent, passed only as environment variables.
+    #[serde(default)]
+    pub env: BTreeMap<String, Secret>,
+    #[serde(default)]
+    pub webhook_secret: Option<Secret>,
+    #[serde(default)]
+    pub previous_secret: Option<PreviousSecret>,
+    #[serde(default)]
+    pub require_timestamp: bool,
+    /// The agent's own deadline; never more than the executor's.
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+    pub rate_limit_per_min: u32,
+    pub max_queued_runs: u32,
+    pub max_concurrent_runs: u32,
+}
+
+impl Agent {
+    /// The secrets that verify at `now`: the current one, and the previous one during its grace
+    /// period. Empty secrets never verify, so they are not offered.
+    pub fn verifying_secrets(&self, now: OffsetDateTime) -> impl Iterator<Item = &Secret> {
+        let previous = self
+            .previous_secret
+            .as_ref()
+            .filter(|p| now <= p.valid_until)
+            .map(|p| &p.secret);
+        self.webhook_secret
+            .iter()
+            .chain(previous)
+            .filter(|s| !s.is_empty())
+    }
+
+    /// `webhook-<agentId>`: the one chat session all of this agent's webhook runs share.
+    pub fn chat_id(&self) -> String {
+        format!("webhook-{}", self.id)
+    }
+}

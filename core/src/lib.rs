@@ -1,0 +1,28 @@
+//! The webhook service's domain: what a run, an agent and the agent's message are, how a webhook
+//! is authenticated, and the ports the handler and executor talk through, each with its
+//! in-memory adapter.
+//!
+//! - [`ids`], [`secret`], [`clock`]: small types used everywhere.
+//! - [`agent`], [`run`], [`log`]: the records.
+//! - [`auth`], [`signature`]: webhook authentication on raw bytes.
+//! - [`payload`], [`message`]: the body as SPEC §1.3 reads it and the message the agent gets.
+//! - Ports: [`store`] (runs, dedup, chats), [`queue`], [`registry`], [`logs`], [`broadcast`],
+//!   [`runtime`]; [`ports::Ports`] bundles them.
+
+pub mod agent;
+pub mod auth;
+pub mod broadcast;
+pub mod clock;
+pub mod ids;
+pub mod log;
+pub mod logs;
+pub mod message;
+pub mod payload;
+pub mod ports;
+pub mod queue;
+pub mod registry;
+pub mod run;
+pub mod runtime;
+pub mod secret;
+pub mod signature;
+pub mod store;

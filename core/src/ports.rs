@@ -1,0 +1,56 @@
+//! The ports as one bundle, built once at start-up from configuration.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::broadcast::{Broadcaster, Hub};
+use crate::clock::{Clock, SystemClock};
+use crate::logs::{LogSink, MemoryLogs};
+use crate::queue::{MemoryQueue, RunQueue};
+use crate::registry::AgentRegistry;
+use crate::store::{ChatStore, DedupStore, MemoryStore, RunStore};
+
+#[derive(Clone)]
+pub struct Ports {
+    pub runs: Arc<dyn RunStore>,
+    pub dedup: Arc<dyn DedupStore>,
+    pub chats: Arc<dyn ChatStore>,
+    pub queue: Arc<dyn RunQueue>,
+    pub agents: Arc<dyn AgentRegistry>,
+    pub logs: Arc<dyn LogSink>,
+    pub broadcaster: Arc<dyn Broadcaster>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The in-memory adapters, with handles to the concrete ones that tests and the local
+/// WebSocket endpoint need.
+pub struct MemoryPorts {
+    pub ports: Ports,
+    pub store: Arc<MemoryStore>,
+    pub queue: Arc<MemoryQueue>,
+    pub hub: Arc<Hub>,
+}
+
+impl MemoryPorts {
+    pub fn new(agents: Arc<dyn AgentRegistry>, queue_visibility: Duration) -> Self {
+        let store = Arc::new(MemoryStore::new());
+        let queue = Arc::new(MemoryQueue::new(queue_visibility));
+        let hub = Arc::new(Hub::new());
+        let ports = Ports {
+            runs: store.clone(),
+            dedup: store.clone(),
+            chats: store.clone(),
+            queue: queue.clone(),
+            agents,
+            logs: Arc::new(MemoryLogs::new()),
+            broadcaster: hub.clone(),
+            clock: Arc::new(SystemClock),
+        };
+        Self {
+            ports,
+            store,
+            queue,
+            hub,
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! The agent registry (the "orchestrator"): agents, their configuration and secrets.
+
+mod memory;
+
+use async_trait::async_trait;
+
+pub use memory::MemoryRegistry;
+
+use crate::agent::Agent;
+use crate::ids::{AgentId, CrewId, WorkspaceId};
+use crate::store::BoxError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("agent registry unavailable")]
+    Unavailable(#[source] BoxError),
+}
+
+/// Which agents a listing returns.
+#[derive(Debug, Clone)]
+pub enum AgentScope {
+    Workspace(WorkspaceId),
+    Crew(CrewId),
+}
+
+#[async_trait]
+pub trait AgentRegistry: Send + Sync {
+    /// `None` when the agent does not exist (or was deleted).
+    async fn get(&self, id: &AgentId) -> Result<Option<Agent>, RegistryError>;
+
+    /// Creates or replaces the agent.
+    async fn put(&self, agent: Agent) -> Result<(), RegistryError>;
+
+    /// Returns whether it existed.
+    async fn delete(&self, id: &AgentId) -> Result<bool, RegistryError>;
+
+    /// Agents in the scope, ordered by id.
+    async fn list(&self, scope: &AgentScope) -> Result<Vec<Agent>, RegistryError>;
+}

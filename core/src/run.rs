@@ -1,0 +1,205 @@
+//! The run record (SPEC §2) and its state machine.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use time::OffsetDateTime;
+
+use crate::agent::Agent;
+use crate::ids::{AgentId, CrewId, RunId, WorkspaceId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RunStatus {
+    Queued,
+    Running,
+    Completed,
+    Failed,
+    Timeout,
+    Cancelled,
+}
+
+impl RunStatus {
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, Self::Queued | Self::Running)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "QUEUED",
+            Self::Running => "RUNNING",
+            Self::Completed => "COMPLETED",
+            Self::Failed => "FAILED",
+            Self::Timeout => "TIMEOUT",
+            Self::Cancelled => "CANCELLED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Queued,
+            Self::Running,
+            Self::Completed,
+            Self::Failed,
+            Self::Timeout,
+            Self::Cancelled,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TriggerType {
+    Webhook,
+}
+
+impl TriggerType {
+    pub fn as_str(self) -> &'static str {
+        "WEBHOOK"
+    }
+}
+
+/// Which credential scheme authenticated the request that created the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuthScheme {
+    #[serde(rename = "signature")]
+    Signature,
+    #[serde(rename = "signature+timestamp")]
+    SignatureTimestamp,
+    #[serde(rename = "github")]
+    GitHub,
+    #[serde(rename = "standard-webhooks")]
+    StandardWebhooks,
+    #[serde(rename = "legacy-secret")]
+    LegacySecret,
+}
+
+impl AuthScheme {
+    /// The header a sender used, for messages.
+    pub fn header(self) -> &'static str {
+        match self {
+            Self::Signature | Self::SignatureTimestamp => "X-Signature",
+            Self::GitHub => "X-Hub-Signature-256",
+            Self::StandardWebhooks => "webhook-signature",
+            Self::LegacySecret => "X-Webhook-Secret",
+        }
+    }
+
+    pub fn is_timestamped(self) -> bool {
+        matches!(self, Self::SignatureTimestamp | Self::StandardWebhooks)
+    }
+}
+
+/// A claim on a RUNNING run: who executes it and until when, unless renewed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    pub owner: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Run {
+    pub id: RunId,
+    pub workspace_id: WorkspaceId,
+    pub crew_id: CrewId,
+    pub agent_id: AgentId,
+    pub chat_id: String,
+    pub trigger_type: TriggerType,
+    pub status: RunStatus,
+    pub event: String,
+    pub source: String,
+    pub auth_scheme: AuthScheme,
+    pub delivery_id: Option<String>,
+    /// The whole request body as received (validated JSON), so numbers keep their spelling.
+    pub payload: Arc<RawValue>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub started_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub finished_at: Option<OffsetDateTime>,
+    pub duration_ms: Option<u64>,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub deadline_at: Option<OffsetDateTime>,
+    pub exit_code: Option<i32>,
+    pub error_message: Option<String>,
+    pub attempt: u32,
+    /// Internal bookkeeping below: not part of the API's run representation.
+    #[serde(skip_serializing, default)]
+    pub lease: Option<Lease>,
+    #[serde(skip_serializing, default)]
+    pub cancel_requested: bool,
+    /// Bumped by the store on every write; every update is conditional on it.
+    #[serde(skip_serializing, default)]
+    pub version: u64,
+}
+
+/// What the trigger endpoint learned about a request, enough to create its run.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub id: RunId,
+    pub event: String,
+    pub source: String,
+    pub auth_scheme: AuthScheme,
+    pub delivery_id: Option<String>,
+    pub payload: Arc<RawValue>,
+}
+
+impl Run {
+    pub fn queued(agent: &Agent, new: NewRun, now: OffsetDateTime) -> Self {
+        Self {
+            id: new.id,
+            workspace_id: agent.workspace_id.clone(),
+            crew_id: agent.crew_id.clone(),
+            agent_id: agent.id.clone(),
+            chat_id: agent.chat_id(),
+            trigger_type: TriggerType::Webhook,
+            status: RunStatus::Queued,
+            event: new.event,
+            source: new.source,
+            auth_scheme: new.auth_scheme,
+            delivery_id: new.delivery_id,
+            payload: new.payload,
+            created_at: now,
+            started_at: None,
+            finished_at: None,
+            duration_ms: None,
+            deadline_at: None,
+            exit_code: None,
+            error_message: None,
+            attempt: 0,
+            lease: None,
+            cancel_requested: false,
+            version: 0,
+        }
+    }
+
+    /// Sets the terminal fields together, so no finished run lacks `finished_at` or `duration_ms`.
+    pub fn finish(
+        &mut self,
+        status: RunStatus,
+        exit_code: Option<i32>,
+        error: Option<String>,
+        now: OffsetDateTime,
+    ) {
+        debug_assert!(status.is_terminal());
+        let started = self.started_at.unwrap_or(now);
+        self.status = status;
+        self.exit_code = exit_code;
+        self.error_message = error;
+        self.finished_at = Some(now);
+        self.duration_ms = Some(u64::try_from((now - started).whole_milliseconds()).unwrap_or(0));
+        self.lease = None;
+    }
+}

@@ -1,0 +1,113 @@
+//! Persistence of runs, delivery reservations and chat sessions.
+
+mod memory;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+pub use memory::MemoryStore;
+
+use crate::ids::{AgentId, RunId};
+use crate::run::{Run, RunStatus, TriggerType};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("run {0} already exists")]
+    AlreadyExists(RunId),
+    #[error("run {0} not found")]
+    NotFound(RunId),
+    /// The conditional write lost: the run is no longer in the state the writer read.
+    #[error("run {id} changed concurrently; it is now {current}")]
+    Conflict { id: RunId, current: RunStatus },
+    #[error("invalid pagination cursor")]
+    BadCursor,
+    #[error("run store unavailable")]
+    Unavailable(#[source] BoxError),
+}
+
+/// Filters of the per-agent run listing.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    pub trigger: Option<TriggerType>,
+    pub status: Option<RunStatus>,
+}
+
+/// One page of a listing; `next` is an opaque cursor for the following page.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+/// Runs, keyed by id, listed per agent.
+#[async_trait]
+pub trait RunStore: Send + Sync {
+    /// Writes a new run. Fails with `AlreadyExists` rather than overwrite.
+    async fn create(&self, run: &Run) -> Result<(), StoreError>;
+
+    /// `None` when no run has that id.
+    async fn get(&self, id: &RunId) -> Result<Option<Run>, StoreError>;
+
+    /// Replaces the run, conditional on the stored run still having status `prev` and the
+    /// version `run.version` (the one the caller read). Terminal runs never change: with a
+    /// terminal `prev` this always fails. On success `run.version` is the new version.
+    async fn update(&self, run: &mut Run, prev: RunStatus) -> Result<(), StoreError>;
+
+    /// The agent's runs, newest first, after `cursor`.
+    async fn list_by_agent(
+        &self,
+        agent: &AgentId,
+        filter: &RunFilter,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<Run>, StoreError>;
+
+    /// How many of the agent's runs are in `status` now.
+    async fn count_by_status(&self, agent: &AgentId, status: RunStatus) -> Result<u64, StoreError>;
+
+    /// RUNNING runs whose lease expired before `now`: their executor is gone.
+    async fn expired_leases(&self, now: OffsetDateTime) -> Result<Vec<Run>, StoreError>;
+}
+
+/// The outcome of a delivery reservation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reservation {
+    Reserved,
+    /// One of the keys was taken within the window, by this run.
+    Duplicate(RunId),
+}
+
+/// Delivery keys seen recently (SPEC §1.4), each scoped to an agent.
+#[async_trait]
+pub trait DedupStore: Send + Sync {
+    /// Atomically reserves every key for `run` until `expires_at`, or none of them when any is
+    /// already held by an unexpired reservation.
+    async fn reserve(
+        &self,
+        agent: &AgentId,
+        keys: &[String],
+        run: &RunId,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<Reservation, StoreError>;
+
+    /// Releases the keys, but only those still held by `run`. Idempotent.
+    async fn release(
+        &self,
+        agent: &AgentId,
+        keys: &[String],
+        run: &RunId,
+    ) -> Result<(), StoreError>;
+}
+
+/// Chat sessions; webhook runs share one per agent.
+#[async_trait]
+pub trait ChatStore: Send + Sync {
+    /// Creates the session with `title` if it does not exist. Returns whether it was created.
+    async fn ensure(&self, chat_id: &str, title: &str) -> Result<bool, StoreError>;
+
+    /// The session's title, `None` when it does not exist.
+    async fn title(&self, chat_id: &str) -> Result<Option<String>, StoreError>;
+}

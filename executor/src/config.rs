@@ -1,0 +1,54 @@
+//! Executor settings.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct ExecutorConfig {
+    /// The deadline of every run; an agent may ask for less, never more.
+    pub run_timeout: Duration,
+    /// Runs executing at once in this executor.
+    pub max_concurrent_runs: usize,
+    /// Between SIGTERM and SIGKILL when a process tree is stopped.
+    pub kill_grace: Duration,
+    /// How long a claim stays valid without a heartbeat.
+    pub lease: Duration,
+    /// How often a running run's lease (and its queue message) is renewed, and cancellation
+    /// requests are looked for.
+    pub heartbeat: Duration,
+    /// Longest wait for a queue message in one receive.
+    pub poll_wait: Duration,
+    /// How long a run over a concurrency cap waits before the queue offers it again.
+    pub defer: Duration,
+    /// On shutdown, how long running agents may take to finish before they are stopped.
+    pub shutdown_grace: Duration,
+    /// The final write of a run gets a deadline of its own, never the run's expired one.
+    pub final_write_timeout: Duration,
+    /// Identifies this executor in leases.
+    pub owner: String,
+}
+
+impl Default for ExecutorConfig {
+    fn default() -> Self {
+        Self {
+            run_timeout: Duration::from_secs(600),
+            max_concurrent_runs: 8,
+            kill_grace: Duration::from_secs(5),
+            lease: Duration::from_secs(30),
+            heartbeat: Duration::from_secs(1),
+            poll_wait: Duration::from_secs(5),
+            defer: Duration::from_millis(500),
+            shutdown_grace: Duration::from_secs(30),
+            final_write_timeout: Duration::from_secs(30),
+            owner: format!("executor-{}-{:08x}", std::process::id(), rand_u32()),
+        }
+    }
+}
+
+fn rand_u32() -> u32 {
+    // Enough to tell executors on one host apart; not a secret.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    nanos ^ std::process::id().rotate_left(16)
+}

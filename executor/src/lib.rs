@@ -1,0 +1,325 @@
+//! The executor: takes run ids off the queue and turns each into a finished run (SPEC §3).
+//!
+//! - [`Executor::process_next`] does one run, start to finish; [`Executor::run_until_stopped`]
+//!   only loops over it, with the concurrency caps and graceful shutdown.
+//! - [`lifecycle`] claims, renews and finishes runs, each by a conditional write.
+//! - `execute` runs one agent process to its end or its deadline.
+//! - [`output`] writes log entries and live frames with per-run sequence numbers.
+//! - [`cli`] builds command lines per CLI adapter.
+//! - [`runtime`] holds the container runtime adapters (local processes).
+//! - [`config`] holds the settings.
+
+pub mod cli;
+pub mod config;
+mod execute;
+pub mod lifecycle;
+pub mod output;
+pub mod runtime;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crewship_core::broadcast::BroadcastEvent;
+use crewship_core::ids::RunId;
+use crewship_core::ports::Ports;
+use crewship_core::queue::{Delivery, QueueError};
+use crewship_core::run::RunStatus;
+use crewship_core::runtime::ContainerRuntime;
+use crewship_core::store::StoreError;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+pub use config::ExecutorConfig;
+pub use execute::Stops;
+pub use lifecycle::Ending;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecutorError {
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What one step did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// No message arrived within the poll wait.
+    Idle,
+    /// The run was executed and is now in `status`.
+    Finished { run_id: RunId, status: RunStatus },
+    /// The message was acknowledged without running anything (already claimed or finished,
+    /// unknown run).
+    Skipped { run_id: RunId, reason: &'static str },
+    /// The run's executor had died: it was finished FAILED `executor lost`.
+    Lost { run_id: RunId },
+    /// A concurrency cap was reached: the message goes back to the queue for later.
+    Deferred { run_id: RunId },
+}
+
+pub const EXECUTOR_LOST: &str = "executor lost";
+
+pub struct Executor {
+    pub ports: Ports,
+    pub runtime: Arc<dyn ContainerRuntime>,
+    pub config: ExecutorConfig,
+    /// Serialises "count running, then claim" within this executor, so its per-agent cap holds.
+    claim_lock: tokio::sync::Mutex<()>,
+}
+
+impl Executor {
+    pub fn new(ports: Ports, runtime: Arc<dyn ContainerRuntime>, config: ExecutorConfig) -> Self {
+        Self {
+            ports,
+            runtime,
+            config,
+            claim_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Takes one message and handles it to the end.
+    pub async fn process_next(&self) -> Result<Outcome, ExecutorError> {
+        let mut deliveries = self.ports.queue.receive(1, self.config.poll_wait).await?;
+        match deliveries.pop() {
+            None => Ok(Outcome::Idle),
+            Some(delivery) => self.handle(delivery, CancellationToken::new()).await,
+        }
+    }
+
+    /// Handles messages until the queue has been idle for one poll wait.
+    pub async fn drain(&self) -> Result<Vec<Outcome>, ExecutorError> {
+        let mut outcomes = Vec::new();
+        loop {
+            match self.process_next().await? {
+                Outcome::Idle => return Ok(outcomes),
+                outcome => outcomes.push(outcome),
+            }
+        }
+    }
+
+    /// One delivery: skip, finish as lost, defer, or claim and execute. `shutdown` stops the
+    /// agent early (graceful shutdown's grace period ran out).
+    #[tracing::instrument(skip_all, fields(run_id = %delivery.run_id))]
+    pub async fn handle(
+        &self,
+        delivery: Delivery,
+        shutdown: CancellationToken,
+    ) -> Result<Outcome, ExecutorError> {
+        let ports = &self.ports;
+        let run_id = delivery.run_id.clone();
+        let Some(mut run) = ports.runs.get(&run_id).await? else {
+            self.ack(&delivery).await;
+            return Ok(Outcome::Skipped {
+                run_id,
+                reason: "unknown run",
+            });
+        };
+        match run.status {
+            RunStatus::Queued => {}
+            RunStatus::Running if self.lease_expired(&run) => {
+                self.finish_lost(&run_id).await?;
+                self.ack(&delivery).await;
+                return Ok(Outcome::Lost { run_id });
+            }
+            _ => {
+                // A redelivered message: never run an agent twice.
+                self.ack(&delivery).await;
+                return Ok(Outcome::Skipped {
+                    run_id,
+                    reason: "not queued",
+                });
+            }
+        }
+        let agent = match ports.agents.get(&run.agent_id).await {
+            Ok(agent) => agent,
+            Err(e) => {
+                tracing::warn!(error = %e, "agent registry unavailable; deferring the run");
+                self.defer(&delivery).await;
+                return Ok(Outcome::Deferred { run_id });
+            }
+        };
+        let deadline = self.deadline_for(agent.as_ref());
+        {
+            let _guard = self.claim_lock.lock().await;
+            if let Some(agent) = &agent {
+                let running = ports
+                    .runs
+                    .count_by_status(&agent.id, RunStatus::Running)
+                    .await?;
+                if running >= u64::from(agent.max_concurrent_runs.max(1)) {
+                    self.defer(&delivery).await;
+                    return Ok(Outcome::Deferred { run_id });
+                }
+            }
+            let claimed = lifecycle::claim(
+                ports,
+                &mut run,
+                &self.config.owner,
+                self.config.lease,
+                deadline,
+            )
+            .await?;
+            if !claimed {
+                self.ack(&delivery).await;
+                return Ok(Outcome::Skipped {
+                    run_id,
+                    reason: "claimed elsewhere",
+                });
+            }
+        }
+        tracing::info!(agent_id = %run.agent_id, attempt = run.attempt, "run started");
+        ports
+            .broadcaster
+            .publish(&run.workspace_id, BroadcastEvent::RunStarted(run.clone()));
+
+        let cancel = CancellationToken::new();
+        let beat_done = CancellationToken::new();
+        let heartbeat = tokio::spawn(
+            lifecycle::Heartbeat {
+                ports: ports.clone(),
+                run_id: run_id.clone(),
+                receipt: delivery.receipt.clone(),
+                owner: self.config.owner.clone(),
+                every: self.config.heartbeat,
+                lease: self.config.lease,
+                cancel: cancel.clone(),
+                done: beat_done.clone(),
+            }
+            .run(),
+        );
+        let ending = self
+            .execute(&run, agent.as_ref(), Stops { cancel, shutdown })
+            .await;
+        beat_done.cancel();
+        let _ = heartbeat.await;
+
+        let finished =
+            lifecycle::finish(ports, &run_id, ending, self.config.final_write_timeout).await?;
+        tracing::info!(status = %finished.status, exit_code = ?finished.exit_code, "run finished");
+        ports.broadcaster.publish(
+            &finished.workspace_id,
+            BroadcastEvent::RunFinished(finished.clone()),
+        );
+        self.ack(&delivery).await;
+        Ok(Outcome::Finished {
+            run_id,
+            status: finished.status,
+        })
+    }
+
+    fn lease_expired(&self, run: &crewship_core::run::Run) -> bool {
+        let now = self.ports.clock.now();
+        run.lease.as_ref().is_none_or(|l| l.expires_at < now)
+    }
+
+    async fn finish_lost(&self, id: &RunId) -> Result<(), ExecutorError> {
+        let run = lifecycle::finish(
+            &self.ports,
+            id,
+            Ending::failed(EXECUTOR_LOST),
+            self.config.final_write_timeout,
+        )
+        .await?;
+        tracing::warn!(run_id = %id, status = %run.status, "run of a lost executor finished");
+        self.ports
+            .broadcaster
+            .publish(&run.workspace_id.clone(), BroadcastEvent::RunFinished(run));
+        Ok(())
+    }
+
+    /// Finishes every RUNNING run whose lease expired. Returns how many.
+    pub async fn sweep_lost(&self) -> Result<usize, ExecutorError> {
+        let expired = self
+            .ports
+            .runs
+            .expired_leases(self.ports.clock.now())
+            .await?;
+        for run in &expired {
+            self.finish_lost(&run.id).await?;
+        }
+        Ok(expired.len())
+    }
+
+    async fn ack(&self, delivery: &Delivery) {
+        if let Err(e) = self.ports.queue.ack(&delivery.receipt).await {
+            tracing::warn!(error = %e, run_id = %delivery.run_id, "ack failed; the message may be redelivered");
+        }
+    }
+
+    async fn defer(&self, delivery: &Delivery) {
+        if let Err(e) = self
+            .ports
+            .queue
+            .extend(&delivery.receipt, self.config.defer)
+            .await
+        {
+            tracing::warn!(error = %e, run_id = %delivery.run_id, "deferring failed");
+        }
+    }
+
+    /// Loops until `stop` fires: at most `max_concurrent_runs` runs at once, expired leases
+    /// swept now and then. On stop, takes no more work, gives running agents the shutdown
+    /// grace period, then stops them (their runs end FAILED, never left RUNNING).
+    pub async fn run_until_stopped(self: Arc<Self>, stop: CancellationToken) {
+        let slots = Arc::new(Semaphore::new(self.config.max_concurrent_runs.max(1)));
+        let kill = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        let mut backoff = Duration::from_millis(100);
+        let sweep_every = self.config.lease;
+        let mut next_sweep = tokio::time::Instant::now();
+        loop {
+            while tasks.try_join_next().is_some() {}
+            if tokio::time::Instant::now() >= next_sweep {
+                if let Err(e) = self.sweep_lost().await {
+                    tracing::warn!(error = %e, "sweeping lost runs failed");
+                }
+                next_sweep = tokio::time::Instant::now() + sweep_every;
+            }
+            let permit = tokio::select! {
+                p = slots.clone().acquire_owned() => p.expect("never closed"),
+                () = stop.cancelled() => break,
+            };
+            let received = tokio::select! {
+                r = self.ports.queue.receive(1, self.config.poll_wait) => r,
+                () = stop.cancelled() => break,
+            };
+            match received {
+                Ok(deliveries) => {
+                    backoff = Duration::from_millis(100);
+                    if let Some(delivery) = deliveries.into_iter().next() {
+                        let this = self.clone();
+                        let kill = kill.clone();
+                        tasks.spawn(async move {
+                            let _permit = permit;
+                            if let Err(e) = this.handle(delivery, kill).await {
+                                tracing::error!(error = %e, "handling a run failed; it will be redelivered");
+                            }
+                        });
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "queue receive failed; backing off");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                }
+            }
+        }
+        tracing::info!(
+            running = tasks.len(),
+            "executor stopping; letting running agents finish"
+        );
+        let grace = self.config.shutdown_grace;
+        if tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} })
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                running = tasks.len(),
+                "shutdown grace period over; stopping agents"
+            );
+            kill.cancel();
+            while tasks.join_next().await.is_some() {}
+        }
+    }
+}

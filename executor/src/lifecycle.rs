@@ -1,0 +1,138 @@
+//! The run's state changes, each a conditional write: claim (QUEUED → RUNNING with a lease),
+//! heartbeat (lease renewal, cancellation requests) and finish (RUNNING → terminal).
+
+use std::time::Duration;
+
+use crewship_core::ids::RunId;
+use crewship_core::ports::Ports;
+use crewship_core::run::{Lease, Run, RunStatus};
+use crewship_core::store::StoreError;
+use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
+
+/// How a run ended, before it is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ending {
+    pub status: RunStatus,
+    pub exit_code: Option<i32>,
+    pub error: Option<String>,
+}
+
+impl Ending {
+    pub fn failed(error: impl Into<String>) -> Self {
+        Self {
+            status: RunStatus::Failed,
+            exit_code: None,
+            error: Some(error.into()),
+        }
+    }
+}
+
+fn lease(owner: &str, now: OffsetDateTime, length: Duration) -> Lease {
+    Lease {
+        owner: owner.to_owned(),
+        expires_at: now + length,
+    }
+}
+
+/// QUEUED → RUNNING. `Ok(false)` when another writer got there first.
+pub async fn claim(
+    ports: &Ports,
+    run: &mut Run,
+    owner: &str,
+    lease_len: Duration,
+    deadline: Duration,
+) -> Result<bool, StoreError> {
+    let now = ports.clock.now();
+    run.status = RunStatus::Running;
+    run.started_at = Some(now);
+    run.deadline_at = Some(now + deadline);
+    run.attempt += 1;
+    run.lease = Some(lease(owner, now, lease_len));
+    match ports.runs.update(run, RunStatus::Queued).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::Conflict { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Renews a running run's lease (in the store and on its queue message) until `done` fires,
+/// and fires `cancel` when someone asks for the run to be cancelled. A failed renewal is
+/// logged and retried on the next beat.
+pub struct Heartbeat {
+    pub ports: Ports,
+    pub run_id: RunId,
+    pub receipt: String,
+    pub owner: String,
+    pub every: Duration,
+    pub lease: Duration,
+    pub cancel: CancellationToken,
+    pub done: CancellationToken,
+}
+
+impl Heartbeat {
+    pub async fn run(self) {
+        let id = &self.run_id;
+        loop {
+            tokio::select! {
+                () = self.done.cancelled() => return,
+                () = tokio::time::sleep(self.every) => {}
+            }
+            if let Err(e) = self.ports.queue.extend(&self.receipt, self.lease * 2).await {
+                tracing::warn!(error = %e, run_id = %id, "queue lease extension failed");
+            }
+            let mut run = match self.ports.runs.get(id).await {
+                Ok(Some(run)) if run.status == RunStatus::Running => run,
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, run_id = %id, "heartbeat could not read the run");
+                    continue;
+                }
+            };
+            if run.cancel_requested {
+                self.cancel.cancel();
+            }
+            run.lease = Some(lease(&self.owner, self.ports.clock.now(), self.lease));
+            if let Err(e) = self.ports.runs.update(&mut run, RunStatus::Running).await {
+                tracing::warn!(error = %e, run_id = %id, "lease renewal failed");
+            }
+        }
+    }
+}
+
+/// RUNNING → terminal, retried across lost races, under a deadline of its own. Returns the
+/// run as finally stored (which may be another writer's terminal state).
+pub async fn finish(
+    ports: &Ports,
+    id: &RunId,
+    ending: Ending,
+    timeout: Duration,
+) -> Result<Run, StoreError> {
+    let attempt = async {
+        loop {
+            let mut run = ports
+                .runs
+                .get(id)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(id.clone()))?;
+            if run.status.is_terminal() {
+                return Ok(run);
+            }
+            let prev = run.status;
+            run.finish(
+                ending.status,
+                ending.exit_code,
+                ending.error.clone(),
+                ports.clock.now(),
+            );
+            match ports.runs.update(&mut run, prev).await {
+                Ok(()) => return Ok(run),
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    tokio::time::timeout(timeout, attempt)
+        .await
+        .map_err(|_| StoreError::Unavailable("final write timed out".into()))?
+}

@@ -1,0 +1,197 @@
+//! The local process runtime: a working directory per crew and the agent as a child process in
+//! a process group of its own, so that stopping it reaches its children and grandchildren.
+//! There is no isolation: agents run as the runner's user with its file system.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use crewship_core::ids::CrewId;
+use crewship_core::log::Stream;
+use crewship_core::runtime::{
+    ContainerRuntime, ExecSpec, Execution, ExitStatus, OutputLine, RuntimeError, RuntimeId,
+};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+use tokio::sync::{mpsc, watch};
+
+use super::lines::LineReader;
+
+/// Variables an agent inherits from the runner; everything else comes from its configuration.
+const INHERITED_ENV: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER"];
+
+pub struct ProcessRuntime {
+    root: PathBuf,
+}
+
+impl ProcessRuntime {
+    /// Crews get directories under `root`, created on demand.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+}
+
+#[async_trait]
+impl ContainerRuntime for ProcessRuntime {
+    async fn ensure(&self, crew: &CrewId) -> Result<RuntimeId, RuntimeError> {
+        // CrewId's alphabet ([A-Za-z0-9_-]) cannot climb out of the root.
+        let dir = self.root.join(crew.as_str());
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| RuntimeError::Ensure {
+                crew: crew.clone(),
+                reason: format!("creating {}: {e}", dir.display()),
+            })?;
+        Ok(RuntimeId(dir.to_string_lossy().into_owned()))
+    }
+
+    async fn exec(
+        &self,
+        runtime: &RuntimeId,
+        spec: ExecSpec,
+    ) -> Result<Box<dyn Execution>, RuntimeError> {
+        let (program, args) = spec
+            .argv
+            .split_first()
+            .ok_or_else(|| RuntimeError::Spawn("empty command".into()))?;
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .current_dir(&runtime.0)
+            .env_clear()
+            .envs(
+                INHERITED_ENV
+                    .iter()
+                    .filter_map(|k| Some((*k, std::env::var_os(k)?))),
+            )
+            .envs(spec.env.iter().map(|(k, v)| (k, v.expose())))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        let mut child = command
+            .spawn()
+            .map_err(|e| RuntimeError::Spawn(format!("{program}: {e}")))?;
+        let pid = child
+            .id()
+            .ok_or_else(|| RuntimeError::Spawn("no pid".into()))?;
+        let pgid =
+            Pid::from_raw(i32::try_from(pid).map_err(|_| RuntimeError::Spawn("pid".into()))?);
+
+        let (tx, rx) = mpsc::channel(1024);
+        let mut stdin = child.stdin.take().expect("piped");
+        let input = spec.stdin;
+        tokio::spawn(async move {
+            // An agent that exits without reading its input is not an error.
+            let _ = stdin.write_all(&input).await;
+        });
+        for (pipe, stream) in [
+            (child.stdout.take().map(Pipe::Out), Stream::Stdout),
+            (child.stderr.take().map(Pipe::Err), Stream::Stderr),
+        ] {
+            let tx = tx.clone();
+            let Some(pipe) = pipe else { continue };
+            tokio::spawn(async move {
+                let result = match pipe {
+                    Pipe::Out(p) => forward(p, stream, &tx).await,
+                    Pipe::Err(p) => forward(p, stream, &tx).await,
+                };
+                if let Err(e) = result {
+                    let _ = tx.send(Err(RuntimeError::Stream(e.to_string()))).await;
+                }
+            });
+        }
+        drop(tx);
+
+        let (exit_tx, exit_rx) = watch::channel(None);
+        tokio::spawn(async move {
+            let status = child.wait().await;
+            // Whatever the agent left running in its group would hold the pipes open and
+            // outlive the run: it goes with the agent.
+            let _ = killpg(pgid, Signal::SIGKILL);
+            let _ = exit_tx.send(Some(status.map_err(|e| e.to_string())));
+        });
+        Ok(Box::new(ProcessExecution {
+            pgid,
+            lines: rx,
+            exit: exit_rx,
+        }))
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "process (working directories under {})",
+            self.root.display()
+        )
+    }
+}
+
+enum Pipe {
+    Out(tokio::process::ChildStdout),
+    Err(tokio::process::ChildStderr),
+}
+
+async fn forward<R: tokio::io::AsyncRead + Unpin>(
+    reader: R,
+    stream: Stream,
+    tx: &mpsc::Sender<Result<OutputLine, RuntimeError>>,
+) -> std::io::Result<()> {
+    let mut lines = LineReader::new(reader);
+    while let Some(content) = lines.next_line().await? {
+        if tx.send(Ok(OutputLine { stream, content })).await.is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+type ExitReport = Option<Result<std::process::ExitStatus, String>>;
+
+struct ProcessExecution {
+    pgid: Pid,
+    lines: mpsc::Receiver<Result<OutputLine, RuntimeError>>,
+    exit: watch::Receiver<ExitReport>,
+}
+
+impl ProcessExecution {
+    async fn exited(&mut self) -> Result<std::process::ExitStatus, RuntimeError> {
+        let report = self
+            .exit
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| RuntimeError::Stream("the process waiter vanished".into()))?;
+        report
+            .clone()
+            .expect("waited for Some")
+            .map_err(RuntimeError::Stream)
+    }
+}
+
+#[async_trait]
+impl Execution for ProcessExecution {
+    async fn next_line(&mut self) -> Option<Result<OutputLine, RuntimeError>> {
+        self.lines.recv().await
+    }
+
+    async fn wait(&mut self) -> Result<ExitStatus, RuntimeError> {
+        use std::os::unix::process::ExitStatusExt;
+        let status = self.exited().await?;
+        Ok(match (status.code(), status.signal()) {
+            (Some(code), _) => ExitStatus::Code(code),
+            (None, Some(signal)) => ExitStatus::Signal(signal),
+            (None, None) => ExitStatus::Code(-1),
+        })
+    }
+
+    async fn kill(&mut self, grace: Duration) -> Result<(), RuntimeError> {
+        let _ = killpg(self.pgid, Signal::SIGTERM);
+        let _ = tokio::time::timeout(grace, self.exited()).await;
+        // Unconditional: the leader may be gone while a grandchild ignores SIGTERM.
+        let _ = killpg(self.pgid, Signal::SIGKILL);
+        Ok(())
+    }
+}

@@ -1,0 +1,67 @@
+//! Handler settings; the bins fill them from their own configuration sources.
+
+use std::time::Duration;
+
+use crewship_core::secret::Secret;
+use time::OffsetDateTime;
+use time::macros::datetime;
+
+/// When the plaintext `X-Webhook-Secret` header stops being accepted, unless configured.
+pub const DEFAULT_LEGACY_SUNSET: OffsetDateTime = datetime!(2026-12-31 23:59:59 UTC);
+
+#[derive(Debug, Clone)]
+pub struct HandlerConfig {
+    pub body_limit_bytes: usize,
+    pub timestamp_tolerance: Duration,
+    pub dedup_window: Duration,
+    pub legacy_secret_sunset: OffsetDateTime,
+    pub internal_token: Option<Secret>,
+    /// Monitoring API tokens, each bound to one workspace.
+    pub tokens: Vec<ApiToken>,
+    pub prerequisites: Prerequisites,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiToken {
+    pub token: Secret,
+    pub workspace_id: crewship_core::ids::WorkspaceId,
+}
+
+/// What the bins have wired up, by name, for SPEC §1 step 1. The trigger and monitoring routes
+/// exist only when all four are present.
+#[derive(Debug, Clone, Default)]
+pub struct Prerequisites {
+    pub orchestrator: Option<String>,
+    pub container_runtime: Option<String>,
+    pub log_writer: Option<String>,
+}
+
+impl HandlerConfig {
+    pub fn new(internal_token: Option<Secret>, prerequisites: Prerequisites) -> Self {
+        Self {
+            body_limit_bytes: 1024 * 1024,
+            timestamp_tolerance: Duration::from_secs(300),
+            dedup_window: Duration::from_secs(24 * 3600),
+            legacy_secret_sunset: DEFAULT_LEGACY_SUNSET,
+            internal_token,
+            tokens: Vec::new(),
+            prerequisites,
+        }
+    }
+
+    /// The first missing prerequisite, in SPEC order.
+    pub fn missing_prerequisite(&self) -> Option<&'static str> {
+        let p = &self.prerequisites;
+        if p.orchestrator.is_none() {
+            Some("agent registry (orchestrator)")
+        } else if p.container_runtime.is_none() {
+            Some("container runtime (Keeper)")
+        } else if p.log_writer.is_none() {
+            Some("log writer")
+        } else if self.internal_token.as_ref().is_none_or(Secret::is_empty) {
+            Some("internal token")
+        } else {
+            None
+        }
+    }
+}

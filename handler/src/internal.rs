@@ -1,0 +1,68 @@
+//! The internal API (SPEC §6), for trusted callers holding the internal token.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use crewship_core::ids::AgentId;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// Checks `X-Internal-Token` in constant time; `403` when missing or wrong.
+pub fn require_internal_token(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
+    let presented = headers
+        .get("x-internal-token")
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    let ok = state
+        .config
+        .internal_token
+        .as_ref()
+        .is_some_and(|t| t.matches(presented));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "a valid X-Internal-Token is required",
+        ))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SecretParams {
+    crew_id: Option<String>,
+}
+
+/// `GET /api/v1/internal/agents/{agentId}/webhook-secret[?crew_id=]`.
+pub async fn webhook_secret(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(agent): Path<String>,
+    Query(params): Query<SecretParams>,
+) -> ApiResult<Json<Value>> {
+    require_internal_token(&state, &headers)?;
+    let not_found = || ApiError::not_found("no webhook secret for that agent");
+    let id: AgentId = agent.parse().map_err(|_| not_found())?;
+    let agent = state
+        .ports
+        .agents
+        .get(&id)
+        .await
+        .map_err(|e| ApiError::unavailable("agent registry", &e))?
+        .filter(|a| {
+            params
+                .crew_id
+                .as_deref()
+                .is_none_or(|crew| a.crew_id.as_str() == crew)
+        })
+        .ok_or_else(not_found)?;
+    let secret = agent
+        .webhook_secret
+        .filter(|s| !s.is_empty())
+        .ok_or_else(not_found)?;
+    Ok(Json(json!({"webhook_secret": secret.expose()})))
+}

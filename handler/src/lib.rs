@@ -1,0 +1,91 @@
+//! The handler: one axum router for the webhook ingress, the monitoring API and the internal
+//! API, served unchanged by the local runner (hyper) and by Lambda (`lambda_http`).
+//!
+//! - [`config`]: settings and the prerequisites of SPEC §1 step 1.
+//! - [`state`]: what every request can reach.
+//! - [`trigger`]: `POST /api/v1/webhooks/{crewId}/{agentId}/trigger` (SPEC §1).
+//! - [`monitor`]: runs, logs and cancellation (SPEC §5.1, §5.2).
+//! - [`internal`]: the internal-token API (SPEC §6).
+//! - [`error`]: the JSON error type.
+
+pub mod config;
+pub mod error;
+pub mod internal;
+pub mod monitor;
+pub mod state;
+pub mod trigger;
+
+use axum::Json;
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+
+pub use config::{ApiToken, HandlerConfig, Prerequisites};
+pub use state::AppState;
+
+use crate::error::ApiError;
+
+/// The whole HTTP surface. When a prerequisite of SPEC §1 step 1 is missing, the trigger and
+/// monitoring routes are not registered at all (they answer `404`), and this says which, once.
+pub fn router(state: AppState) -> Router {
+    let mut router = Router::new().route("/healthz", get(healthz));
+    match state.config.missing_prerequisite() {
+        Some(missing) => {
+            tracing::warn!(
+                missing,
+                "webhook and monitoring routes are not registered: a prerequisite is missing"
+            );
+        }
+        None => {
+            router = router
+                .route(
+                    "/api/v1/webhooks/{crew}/{agent}/trigger",
+                    post(trigger::trigger).fallback(method_not_allowed),
+                )
+                .route("/api/v1/runs/{id}", get(monitor::get_run))
+                .route("/api/v1/runs/{id}/cancel", post(monitor::cancel_run))
+                .route("/api/v1/agents/{agent}/runs", get(monitor::list_runs))
+                .route("/api/v1/agents/{agent}/logs", get(monitor::list_logs))
+                .route(
+                    "/api/v1/internal/agents/{agent}/webhook-secret",
+                    get(internal::webhook_secret),
+                );
+        }
+    }
+    router.fallback(not_found).with_state(state)
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint")
+}
+
+async fn method_not_allowed() -> Response {
+    let mut response = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint accepts POST only",
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    response
+}
+
+/// Serves the router on `listener` until `shutdown` completes, then finishes the requests in
+/// flight. Taking the listener lets callers (and tests) bind port 0.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

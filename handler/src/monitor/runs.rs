@@ -1,0 +1,168 @@
+//! Runs: one, a page of an agent's, and cancellation.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use crewship_core::ids::{RunId, WorkspaceId};
+use crewship_core::run::{Run, RunStatus, TriggerType};
+use crewship_core::store::{RunFilter, StoreError};
+use serde::Deserialize;
+
+use super::{Caller, visible_agent};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+const DEFAULT_LIMIT: usize = 50;
+const MAX_LIMIT: usize = 100;
+
+async fn visible_run(state: &AppState, workspace: &WorkspaceId, id: &str) -> ApiResult<Run> {
+    let not_found = || ApiError::not_found("no such run");
+    let id: RunId = id.parse().map_err(|_| not_found())?;
+    state
+        .ports
+        .runs
+        .get(&id)
+        .await
+        .map_err(|e| ApiError::unavailable("run store", &e))?
+        .filter(|r| &r.workspace_id == workspace)
+        .ok_or_else(not_found)
+}
+
+pub async fn get_run(
+    State(state): State<AppState>,
+    Caller(workspace): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Run>> {
+    visible_run(&state, &workspace, &id).await.map(Json)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListParams {
+    trigger: Option<String>,
+    status: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+pub async fn list_runs(
+    State(state): State<AppState>,
+    Caller(workspace): Caller,
+    Path(agent): Path<String>,
+    Query(params): Query<ListParams>,
+) -> ApiResult<Response> {
+    let agent = visible_agent(&state, &workspace, &agent).await?;
+    let limit = parse_limit(params.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
+    let filter = RunFilter {
+        trigger: match params.trigger.as_deref().filter(|t| !t.is_empty()) {
+            None => None,
+            Some("WEBHOOK") => Some(TriggerType::Webhook),
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "invalid_parameter",
+                    "`trigger` must be WEBHOOK",
+                ));
+            }
+        },
+        status: match params.status.as_deref().filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) => Some(RunStatus::parse(s).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_parameter",
+                    "`status` must be one of QUEUED, RUNNING, COMPLETED, FAILED, TIMEOUT, CANCELLED",
+                )
+            })?),
+        },
+    };
+    let cursor = params.cursor.as_deref().filter(|c| !c.is_empty());
+    let page = state
+        .ports
+        .runs
+        .list_by_agent(&agent.id, &filter, limit, cursor)
+        .await
+        .map_err(|e| match e {
+            StoreError::BadCursor => {
+                ApiError::bad_request("invalid_parameter", "`cursor` is not a valid cursor")
+            }
+            e => ApiError::unavailable("run store", &e),
+        })?;
+    let mut response = Json(page.items).into_response();
+    if let Some(next) = page.next {
+        let mut query = format!("limit={limit}&cursor={next}");
+        if let Some(t) = filter.trigger {
+            query.push_str(&format!("&trigger={}", t.as_str()));
+        }
+        if let Some(s) = filter.status {
+            query.push_str(&format!("&status={s}"));
+        }
+        let link = format!("</api/v1/agents/{}/runs?{query}>; rel=\"next\"", agent.id);
+        if let Ok(v) = HeaderValue::from_str(&link) {
+            response.headers_mut().insert(header::LINK, v);
+        }
+    }
+    Ok(response)
+}
+
+/// `limit` as an integer in `1..=max`, `default` when absent.
+pub fn parse_limit(raw: Option<&str>, default: usize, max: usize) -> ApiResult<usize> {
+    match raw.filter(|s| !s.is_empty()) {
+        None => Ok(default),
+        Some(s) => s
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_parameter",
+                    format!("`limit` must be an integer from 1 to {max}"),
+                )
+            }),
+    }
+}
+
+/// SPEC §3: a QUEUED run is CANCELLED at once (`200`); a RUNNING run is marked for
+/// cancellation, its executor stops the process tree and finishes it (`202`); a finished run
+/// is `409`. Lost races re-read and decide again.
+pub async fn cancel_run(
+    State(state): State<AppState>,
+    Caller(workspace): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    for _ in 0..5 {
+        let mut run = visible_run(&state, &workspace, &id).await?;
+        let prev = run.status;
+        let status = match prev {
+            RunStatus::Queued => {
+                run.finish(
+                    RunStatus::Cancelled,
+                    None,
+                    Some("cancelled before it started".into()),
+                    state.ports.clock.now(),
+                );
+                StatusCode::OK
+            }
+            RunStatus::Running if run.cancel_requested => StatusCode::ACCEPTED,
+            RunStatus::Running => {
+                run.cancel_requested = true;
+                StatusCode::ACCEPTED
+            }
+            _ => {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "run_finished",
+                    format!("the run already finished as {prev}"),
+                ));
+            }
+        };
+        match state.ports.runs.update(&mut run, prev).await {
+            Ok(()) => return Ok((status, Json(run)).into_response()),
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(e) => return Err(ApiError::unavailable("run store", &e)),
+        }
+    }
+    Err(ApiError::new(
+        StatusCode::CONFLICT,
+        "conflict",
+        "the run kept changing while it was being cancelled; retry",
+    ))
+}

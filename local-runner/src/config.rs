@@ -1,0 +1,419 @@
+//! The local runner's configuration (SPEC §7): command-line flag, then environment variable,
+//! then the TOML file, then the default. A configuration that cannot work stops the start with
+//! a message naming the key.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use crewship_core::agent::{
+    Adapter, Agent, DEFAULT_MAX_CONCURRENT_RUNS, DEFAULT_MAX_QUEUED_RUNS,
+    DEFAULT_RATE_LIMIT_PER_MIN,
+};
+use crewship_core::ids::{AgentId, WorkspaceId};
+use crewship_core::secret::Secret;
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
+
+/// Settings that can also come from flags and the environment.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Overrides {
+    /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free one).
+    #[arg(long, env = "CREWSHIP_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Token for the internal API (X-Internal-Token); generated when unset.
+    #[arg(long, env = "CREWSHIP_INTERNAL_TOKEN", hide_env_values = true)]
+    pub internal_token: Option<String>,
+    /// Largest accepted webhook body in bytes.
+    #[arg(long, env = "CREWSHIP_BODY_LIMIT_BYTES")]
+    pub body_limit_bytes: Option<usize>,
+    /// Largest accepted clock difference of signed timestamps, in seconds.
+    #[arg(long, env = "CREWSHIP_TIMESTAMP_TOLERANCE_SECS")]
+    pub timestamp_tolerance_secs: Option<u64>,
+    /// How long delivery ids and signatures are remembered, in seconds.
+    #[arg(long, env = "CREWSHIP_DEDUP_WINDOW_SECS")]
+    pub dedup_window_secs: Option<u64>,
+    /// When X-Webhook-Secret stops being accepted (RFC 3339).
+    #[arg(long, env = "CREWSHIP_LEGACY_SECRET_SUNSET")]
+    pub legacy_secret_sunset: Option<String>,
+    /// Deadline of every run in seconds.
+    #[arg(long, env = "CREWSHIP_RUN_TIMEOUT_SECS")]
+    pub run_timeout_secs: Option<u64>,
+    /// Runs executing at once.
+    #[arg(long, env = "CREWSHIP_MAX_CONCURRENT_RUNS")]
+    pub max_concurrent_runs: Option<usize>,
+    /// Seconds between SIGTERM and SIGKILL when an agent is stopped.
+    #[arg(long, env = "CREWSHIP_KILL_GRACE_SECS")]
+    pub kill_grace_secs: Option<u64>,
+    /// Seconds running agents get to finish on shutdown.
+    #[arg(long, env = "CREWSHIP_SHUTDOWN_GRACE_SECS")]
+    pub shutdown_grace_secs: Option<u64>,
+    /// Where crews' working directories are created.
+    #[arg(long, env = "CREWSHIP_WORK_DIR")]
+    pub work_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub server: ServerSection,
+    #[serde(default)]
+    pub executor: ExecutorSection,
+    #[serde(default)]
+    pub tokens: Vec<TokenEntry>,
+    #[serde(default)]
+    pub agents: Vec<AgentEntry>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    pub listen: Option<SocketAddr>,
+    pub internal_token: Option<String>,
+    pub body_limit_bytes: Option<usize>,
+    pub timestamp_tolerance_secs: Option<u64>,
+    pub dedup_window_secs: Option<u64>,
+    pub legacy_secret_sunset: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecutorSection {
+    pub run_timeout_secs: Option<u64>,
+    pub max_concurrent_runs: Option<usize>,
+    pub kill_grace_secs: Option<u64>,
+    pub shutdown_grace_secs: Option<u64>,
+    pub work_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenEntry {
+    pub token: String,
+    pub workspace_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentEntry {
+    pub id: String,
+    pub crew_id: String,
+    pub workspace_id: String,
+    pub name: Option<String>,
+    #[serde(default = "default_adapter")]
+    pub adapter: String,
+    #[serde(default)]
+    pub command: Vec<String>,
+    pub webhook_secret: Option<String>,
+    #[serde(default)]
+    pub require_timestamp: bool,
+    pub timeout_secs: Option<u64>,
+    pub rate_limit_per_min: Option<u32>,
+    pub max_queued_runs: Option<u32>,
+    pub max_concurrent_runs: Option<u32>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    pub model: Option<String>,
+}
+
+fn default_adapter() -> String {
+    "command".into()
+}
+
+/// Everything the runner needs, resolved and validated.
+#[derive(Debug)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub internal_token: Secret,
+    pub internal_token_generated: bool,
+    pub body_limit_bytes: usize,
+    pub timestamp_tolerance: Duration,
+    pub dedup_window: Duration,
+    pub legacy_secret_sunset: OffsetDateTime,
+    pub run_timeout: Duration,
+    pub max_concurrent_runs: usize,
+    pub kill_grace: Duration,
+    pub shutdown_grace: Duration,
+    pub work_dir: PathBuf,
+    /// Monitoring tokens; `generated` ones are printed at start.
+    pub tokens: Vec<(Secret, WorkspaceId, bool)>,
+    /// Agents, with whether their secret was generated (and must be printed once).
+    pub agents: Vec<(Agent, bool)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration key `{key}`: {message}")]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+fn err(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+/// Parses a TOML configuration text.
+pub fn parse_file(text: &str) -> Result<FileConfig, ConfigError> {
+    toml::from_str(text).map_err(|e| {
+        let key = e
+            .span()
+            .map(|s| format!("at byte {}", s.start))
+            .unwrap_or_else(|| "?".into());
+        err(key, e.message().to_owned())
+    })
+}
+
+impl Settings {
+    pub fn resolve(file: FileConfig, o: &Overrides) -> Result<Self, ConfigError> {
+        let s = &file.server;
+        let e = &file.executor;
+        let run_timeout_secs = o.run_timeout_secs.or(e.run_timeout_secs).unwrap_or(600);
+        if run_timeout_secs == 0 {
+            return Err(err("executor.run_timeout_secs", "must be at least 1"));
+        }
+        let sunset = match o
+            .legacy_secret_sunset
+            .clone()
+            .or_else(|| s.legacy_secret_sunset.clone())
+        {
+            None => handler::config::DEFAULT_LEGACY_SUNSET,
+            Some(text) => {
+                OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
+                    .map_err(|e| err("server.legacy_secret_sunset", format!("not RFC 3339: {e}")))?
+            }
+        };
+        let (internal_token, internal_token_generated) = match o
+            .internal_token
+            .clone()
+            .or_else(|| s.internal_token.clone())
+        {
+            Some(t) if t.is_empty() => return Err(err("server.internal_token", "is empty")),
+            Some(t) => (Secret::new(t), false),
+            None => (Secret::generate(), true),
+        };
+        let tokens = resolve_tokens(&file)?;
+        let agents = resolve_agents(file.agents, run_timeout_secs)?;
+        Ok(Self {
+            listen: o
+                .listen
+                .or(s.listen)
+                .unwrap_or_else(|| "127.0.0.1:8080".parse().expect("valid")),
+            internal_token,
+            internal_token_generated,
+            body_limit_bytes: o
+                .body_limit_bytes
+                .or(s.body_limit_bytes)
+                .unwrap_or(1024 * 1024),
+            timestamp_tolerance: Duration::from_secs(
+                o.timestamp_tolerance_secs
+                    .or(s.timestamp_tolerance_secs)
+                    .unwrap_or(300),
+            ),
+            dedup_window: Duration::from_secs(
+                o.dedup_window_secs
+                    .or(s.dedup_window_secs)
+                    .unwrap_or(86_400),
+            ),
+            legacy_secret_sunset: sunset,
+            run_timeout: Duration::from_secs(run_timeout_secs),
+            max_concurrent_runs: o.max_concurrent_runs.or(e.max_concurrent_runs).unwrap_or(8),
+            kill_grace: Duration::from_secs(o.kill_grace_secs.or(e.kill_grace_secs).unwrap_or(5)),
+            shutdown_grace: Duration::from_secs(
+                o.shutdown_grace_secs
+                    .or(e.shutdown_grace_secs)
+                    .unwrap_or(30),
+            ),
+            work_dir: o
+                .work_dir
+                .clone()
+                .or_else(|| e.work_dir.clone())
+                .unwrap_or_else(|| std::env::temp_dir().join("crewship-local-runner")),
+            tokens,
+            agents,
+        })
+    }
+}
+
+fn resolve_tokens(file: &FileConfig) -> Result<Vec<(Secret, WorkspaceId, bool)>, ConfigError> {
+    let mut tokens = Vec::new();
+    for (i, t) in file.tokens.iter().enumerate() {
+        if t.token.is_empty() {
+            return Err(err(format!("tokens[{i}].token"), "is empty"));
+        }
+        let ws = t
+            .workspace_id
+            .parse()
+            .map_err(|e| err(format!("tokens[{i}].workspace_id"), format!("{e}")))?;
+        tokens.push((Secret::new(t.token.clone()), ws, false));
+    }
+    // Every workspace with agents gets a token, so its runs can be watched.
+    for a in &file.agents {
+        if let Ok(ws) = a.workspace_id.parse::<WorkspaceId>()
+            && !tokens.iter().any(|(_, w, _)| *w == ws)
+        {
+            tokens.push((Secret::generate(), ws, true));
+        }
+    }
+    Ok(tokens)
+}
+
+fn resolve_agents(
+    entries: Vec<AgentEntry>,
+    run_timeout_secs: u64,
+) -> Result<Vec<(Agent, bool)>, ConfigError> {
+    let mut agents: Vec<(Agent, bool)> = Vec::new();
+    for (i, a) in entries.into_iter().enumerate() {
+        let key = |k: &str| format!("agents[{i}].{k}");
+        let id: AgentId = a.id.parse().map_err(|e| err(key("id"), format!("{e}")))?;
+        if agents.iter().any(|(other, _)| other.id == id) {
+            return Err(err(key("id"), format!("two agents have the id {id}")));
+        }
+        let adapter = match a.adapter.as_str() {
+            "command" => Adapter::Command,
+            "claude-code" => Adapter::ClaudeCode,
+            other => {
+                return Err(err(
+                    key("adapter"),
+                    format!("unknown adapter {other:?}; use \"command\" or \"claude-code\""),
+                ));
+            }
+        };
+        if adapter == Adapter::Command && a.command.is_empty() {
+            return Err(err(key("command"), "the command adapter needs a command"));
+        }
+        if let Some(t) = a.timeout_secs
+            && (t == 0 || t > run_timeout_secs)
+        {
+            return Err(err(
+                key("timeout_secs"),
+                format!("must be from 1 to executor.run_timeout_secs ({run_timeout_secs})"),
+            ));
+        }
+        let (secret, generated) = match a.webhook_secret {
+            Some(s) if s.len() < 32 => {
+                return Err(err(
+                    key("webhook_secret"),
+                    "must be at least 32 bytes (omit it to have one generated)",
+                ));
+            }
+            Some(s) => (Secret::new(s), false),
+            None => (Secret::generate(), true),
+        };
+        let limit = |k: &str, v: Option<u32>, default: u32| match v {
+            Some(0) => Err(err(key(k), "must be at least 1")),
+            v => Ok(v.unwrap_or(default)),
+        };
+        let agent = Agent {
+            crew_id: a
+                .crew_id
+                .parse()
+                .map_err(|e| err(key("crew_id"), format!("{e}")))?,
+            workspace_id: a
+                .workspace_id
+                .parse()
+                .map_err(|e| err(key("workspace_id"), format!("{e}")))?,
+            name: a.name.unwrap_or_else(|| id.to_string()),
+            adapter,
+            command: a.command,
+            model: a.model,
+            env: a
+                .env
+                .into_iter()
+                .map(|(k, v)| (k, Secret::new(v)))
+                .collect(),
+            webhook_secret: Some(secret),
+            previous_secret: None,
+            require_timestamp: a.require_timestamp,
+            timeout_secs: a.timeout_secs,
+            rate_limit_per_min: limit(
+                "rate_limit_per_min",
+                a.rate_limit_per_min,
+                DEFAULT_RATE_LIMIT_PER_MIN,
+            )?,
+            max_queued_runs: limit(
+                "max_queued_runs",
+                a.max_queued_runs,
+                DEFAULT_MAX_QUEUED_RUNS,
+            )?,
+            max_concurrent_runs: limit(
+                "max_concurrent_runs",
+                a.max_concurrent_runs,
+                DEFAULT_MAX_CONCURRENT_RUNS,
+            )?,
+            id,
+        };
+        agents.push((agent, generated));
+    }
+    Ok(agents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(text: &str) -> Result<Settings, ConfigError> {
+        Settings::resolve(parse_file(text)?, &Overrides::default())
+    }
+
+    const AGENT: &str = r#"
+        [[agents]]
+        id = "a1"
+        crew_id = "c"
+        workspace_id = "w"
+        command = ["true"]
+    "#;
+
+    #[test]
+    fn the_embedded_default_starts() {
+        let s = resolve(DEFAULT_CONFIG).unwrap();
+        assert_eq!(s.agents.len(), 1);
+        assert!(s.agents[0].1, "demo secret is generated");
+        assert_eq!(s.tokens.len(), 1);
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn unworkable_configurations_name_their_key() {
+        let cases = [
+            (
+                format!("{AGENT}timeout_secs = 601"),
+                "agents[0].timeout_secs",
+            ),
+            (
+                format!("{AGENT}webhook_secret = \"short\""),
+                "agents[0].webhook_secret",
+            ),
+            (format!("{AGENT}{AGENT}"), "agents[1].id"),
+            (format!("{AGENT}adapter = \"gpt\""), "agents[0].adapter"),
+            (
+                "[server]\nlegacy_secret_sunset = \"soon\"".to_owned(),
+                "server.legacy_secret_sunset",
+            ),
+        ];
+        for (text, key) in cases {
+            let e = resolve(&text).unwrap_err();
+            assert_eq!(e.key, key, "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn flags_and_environment_beat_the_file() {
+        let file =
+            parse_file("[executor]\nrun_timeout_secs = 100\nmax_concurrent_runs = 2").unwrap();
+        let o = Overrides {
+            run_timeout_secs: Some(50),
+            ..Overrides::default()
+        };
+        let s = Settings::resolve(file, &o).unwrap();
+        assert_eq!(s.run_timeout, Duration::from_secs(50));
+        assert_eq!(s.max_concurrent_runs, 2);
+    }
+}

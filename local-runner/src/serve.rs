@@ -1,0 +1,148 @@
+//! Wires the in-memory ports, the handler and the executor, and runs them until a signal.
+
+use std::sync::Arc;
+
+use crewship_core::ports::MemoryPorts;
+use crewship_core::registry::MemoryRegistry;
+use executor::runtime::ProcessRuntime;
+use executor::{Executor, ExecutorConfig};
+use handler::{ApiToken, AppState, HandlerConfig, Prerequisites};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Settings;
+
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let registry = Arc::new(MemoryRegistry::new(
+        settings.agents.iter().map(|(a, _)| a.clone()),
+    ));
+    let executor_config = ExecutorConfig {
+        run_timeout: settings.run_timeout,
+        max_concurrent_runs: settings.max_concurrent_runs,
+        kill_grace: settings.kill_grace,
+        shutdown_grace: settings.shutdown_grace,
+        ..ExecutorConfig::default()
+    };
+    // A message stays hidden for two leases: the heartbeat renews it long before that.
+    let memory = MemoryPorts::new(registry, executor_config.lease * 2);
+    let runtime = Arc::new(ProcessRuntime::new(&settings.work_dir));
+
+    let mut config = HandlerConfig::new(
+        Some(settings.internal_token.clone()),
+        Prerequisites {
+            orchestrator: Some("in-memory registry".into()),
+            container_runtime: Some(crewship_core::runtime::ContainerRuntime::describe(
+                runtime.as_ref(),
+            )),
+            log_writer: Some("in-memory log store".into()),
+        },
+    );
+    config.body_limit_bytes = settings.body_limit_bytes;
+    config.timestamp_tolerance = settings.timestamp_tolerance;
+    config.dedup_window = settings.dedup_window;
+    config.legacy_secret_sunset = settings.legacy_secret_sunset;
+    config.tokens = settings
+        .tokens
+        .iter()
+        .map(|(token, workspace_id, _)| ApiToken {
+            token: token.clone(),
+            workspace_id: workspace_id.clone(),
+        })
+        .collect();
+    let state = AppState::new(memory.ports.clone(), config, Some(memory.hub.clone()));
+    let app = handler::router(state);
+
+    let listener = TcpListener::bind(settings.listen).await?;
+    let addr = listener.local_addr()?;
+    print_banner(&settings, addr);
+
+    let stop = CancellationToken::new();
+    tokio::spawn(wait_for_signal(stop.clone()));
+    let executor = Arc::new(Executor::new(
+        memory.ports.clone(),
+        runtime,
+        executor_config,
+    ));
+    let executor_task = tokio::spawn(executor.run_until_stopped(stop.clone()));
+    handler::serve(listener, app, stop.clone().cancelled_owned()).await?;
+    executor_task.await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal(stop: CancellationToken) {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down: no new runs; running agents get their grace period");
+    stop.cancel();
+    // A second signal does not wait for the grace period.
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    std::process::exit(130);
+}
+
+/// What a new user needs to send the first webhook. Printed on stdout, once, by design: these
+/// are the only places generated secrets are shown.
+fn print_banner(settings: &Settings, addr: std::net::SocketAddr) {
+    let base = format!("http://{addr}");
+    println!("local-runner listening on {base}");
+    if settings.internal_token_generated {
+        println!(
+            "internal token (X-Internal-Token): {}",
+            settings.internal_token.expose()
+        );
+    }
+    for (token, workspace, generated) in &settings.tokens {
+        if *generated {
+            println!(
+                "monitoring token for workspace {workspace}: {}",
+                token.expose()
+            );
+        }
+    }
+    for (agent, generated) in &settings.agents {
+        let secret = agent
+            .webhook_secret
+            .as_ref()
+            .expect("resolved agents have secrets");
+        let url = format!(
+            "{base}/api/v1/webhooks/{}/{}/trigger",
+            agent.crew_id, agent.id
+        );
+        println!();
+        println!(
+            "agent {} (crew {}, workspace {})",
+            agent.id, agent.crew_id, agent.workspace_id
+        );
+        println!("  webhook URL: {url}");
+        if *generated {
+            println!("  webhook secret: {}", secret.expose());
+            println!(
+                "  send a signed webhook:\n    body='{{\"event\":\"demo\",\"data\":{{\"hello\":\"world\"}}}}'; \
+                 sig=$(printf '%s' \"$body\" | openssl dgst -sha256 -hmac '{}' | sed 's/^.* //'); \
+                 curl -s -X POST '{url}' -H 'Content-Type: application/json' -H \"X-Signature: $sig\" -d \"$body\"",
+                secret.expose()
+            );
+            let token = settings
+                .tokens
+                .iter()
+                .find(|(_, w, _)| *w == agent.workspace_id)
+                .map(|(t, _, _)| t.expose())
+                .unwrap_or_default();
+            println!(
+                "  or let the runner sign it and wait for the result:\n    \
+                 CREWSHIP_WEBHOOK_SECRET={} CREWSHIP_TOKEN={token} cargo run --release -p local-runner -- \
+                 trigger --agent {} --url {base} --wait",
+                secret.expose(),
+                agent.id
+            );
+        }
+    }
+    println!();
+}

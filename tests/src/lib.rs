@@ -1,0 +1,273 @@
+//! Harness for end-to-end tests: starts the real `local-runner` binary on a free loopback port
+//! with a configuration file, and talks to it over real HTTP.
+//!
+//! - [`Runner`]: one running binary, its base URL, captured output, stopped on drop.
+//! - [`sign`]: the `X-Signature` a sender computes.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+pub use crewship_core::signature::hmac_sha256;
+
+/// A secret of the right length for test agents.
+pub const SECRET: &str = "test-secret-0123456789abcdef0123456789abcdef";
+pub const TOKEN: &str = "test-token";
+
+/// The `local-runner` binary of this build, built on demand when a test runs alone.
+pub fn runner_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/<test> → target/<profile>/local-runner
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join("local-runner");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "local-runner"])
+            .status()
+            .expect("cargo build");
+        assert!(status.success(), "building local-runner failed");
+    }
+    bin
+}
+
+pub fn sign(secret: &str, body: &[u8]) -> String {
+    hex::encode(hmac_sha256(secret.as_bytes(), &[body]))
+}
+
+pub struct Runner {
+    child: Child,
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    pub stdout: Arc<Mutex<String>>,
+    pub stderr: Arc<Mutex<String>>,
+    pub http: reqwest::Client,
+}
+
+impl Runner {
+    /// Starts the binary with `config` (TOML). The work directory and listen address are set
+    /// by the harness.
+    pub fn start(config: &str) -> anyhow::Result<Self> {
+        Self::start_with(config, &[])
+    }
+
+    pub fn start_with(config: &str, extra_args: &[&str]) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let config_path = dir.path().join("config.toml");
+        std::fs::write(&config_path, config)?;
+        let mut child = Command::new(runner_binary())
+            .arg("--config")
+            .arg(&config_path)
+            .args(["--listen", "127.0.0.1:0", "--work-dir"])
+            .arg(dir.path().join("work"))
+            .args(extra_args)
+            .env("RUST_LOG", "info")
+            .env_remove("CREWSHIP_LISTEN")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("starting local-runner")?;
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut out = BufReader::new(child.stdout.take().expect("piped"));
+        let mut first = String::new();
+        out.read_line(&mut first)?;
+        let Some(base) = first.trim().strip_prefix("local-runner listening on ") else {
+            let mut err = String::new();
+            child
+                .stderr
+                .take()
+                .expect("piped")
+                .read_to_string(&mut err)?;
+            bail!("local-runner did not start: {first}{err}");
+        };
+        let base = base.to_owned();
+        stdout.lock().unwrap().push_str(&first);
+        spawn_capture(out, stdout.clone());
+        spawn_capture(
+            BufReader::new(child.stderr.take().expect("piped")),
+            stderr.clone(),
+        );
+        Ok(Self {
+            child,
+            base,
+            dir,
+            stdout,
+            stderr,
+            http: reqwest::Client::new(),
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The crew's working directory, where the local process runtime runs its agents.
+    pub fn crew_dir(&self, crew: &str) -> PathBuf {
+        self.dir.path().join("work").join(crew)
+    }
+
+    pub fn trigger_url(&self, crew: &str, agent: &str) -> String {
+        format!("{}/api/v1/webhooks/{crew}/{agent}/trigger", self.base)
+    }
+
+    /// Sends a body signed with `X-Signature` and returns the status and JSON answer.
+    pub async fn trigger(
+        &self,
+        crew: &str,
+        agent: &str,
+        secret: &str,
+        body: &str,
+    ) -> anyhow::Result<(u16, Value)> {
+        let response = self
+            .http
+            .post(self.trigger_url(crew, agent))
+            .header("content-type", "application/json")
+            .header("x-signature", sign(secret, body.as_bytes()))
+            .body(body.to_owned())
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        Ok((status, response.json().await.unwrap_or(Value::Null)))
+    }
+
+    pub async fn get_json(&self, path: &str, token: &str) -> anyhow::Result<(u16, Value)> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        Ok((status, response.json().await.unwrap_or(Value::Null)))
+    }
+
+    /// Polls the run until it is terminal (or `limit` passes, which fails the test).
+    pub async fn wait_for_run(
+        &self,
+        run_id: &str,
+        token: &str,
+        limit: Duration,
+    ) -> anyhow::Result<Value> {
+        let start = Instant::now();
+        loop {
+            let (status, run) = self
+                .get_json(&format!("/api/v1/runs/{run_id}"), token)
+                .await?;
+            if status != 200 {
+                bail!("GET run answered {status}: {run}");
+            }
+            if !matches!(run["status"].as_str(), Some("QUEUED" | "RUNNING")) {
+                return Ok(run);
+            }
+            if start.elapsed() > limit {
+                bail!("run {run_id} still {} after {limit:?}", run["status"]);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Every log entry of a run, oldest first.
+    pub async fn run_logs(
+        &self,
+        agent: &str,
+        run_id: &str,
+        token: &str,
+    ) -> anyhow::Result<Vec<Value>> {
+        let (status, logs) = self
+            .get_json(
+                &format!("/api/v1/agents/{agent}/logs?run_id={run_id}&limit=1000"),
+                token,
+            )
+            .await?;
+        if status != 200 {
+            bail!("GET logs answered {status}: {logs}");
+        }
+        Ok(logs.as_array().cloned().unwrap_or_default())
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    pub fn terminate(&mut self) -> anyhow::Result<std::process::ExitStatus> {
+        signal(self.child.id(), "TERM");
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            if start.elapsed() > Duration::from_secs(60) {
+                bail!("local-runner did not stop within 60 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// All output so far, stdout and stderr.
+    pub fn output(&self) -> String {
+        format!(
+            "{}{}",
+            self.stdout.lock().unwrap(),
+            self.stderr.lock().unwrap()
+        )
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_capture(mut reader: impl BufRead + Send + 'static, into: Arc<Mutex<String>>) {
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap_or(0) > 0 {
+            into.lock().unwrap().push_str(&line);
+            line.clear();
+        }
+    });
+}
+
+/// Sends a signal by name to a process we started.
+pub fn signal(pid: u32, name: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status();
+}
+
+/// Whether a process exists and is not a zombie.
+pub fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            // The state follows the parenthesised command name.
+            let state = stat
+                .rsplit(')')
+                .next()
+                .and_then(|s| s.split_whitespace().next());
+            state != Some("Z")
+        }
+        Err(_) => false,
+    }
+}
+
+/// Reads a pid a test agent wrote into a file, waiting for it to appear.
+pub async fn read_pid(path: &Path) -> anyhow::Result<u32> {
+    let start = Instant::now();
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path)
+            && let Ok(pid) = text.trim().parse()
+        {
+            return Ok(pid);
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            bail!("{} never appeared", path.display());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
