@@ -3,13 +3,15 @@
 //! in-memory adapter.
 //!
 //! - [`ids`], [`secret`], [`clock`]: small types used everywhere.
-//! - [`agent`], [`run`], [`log`]: the records.
+//! - [`agent`], [`run`], [`log`]: the records; [`agent_spec`]: an agent as an operator writes it,
+//!   and its validation.
 //! - [`auth`], [`signature`]: webhook authentication on raw bytes.
 //! - [`payload`], [`message`]: the body as SPEC §1.3 reads it and the message the agent gets.
 //! - Ports: [`store`] (runs, dedup, chats), [`queue`], [`registry`], [`logs`], [`broadcast`],
 //!   [`runtime`]; [`ports::Ports`] bundles them.
 
 pub mod agent;
+pub mod agent_spec;
 pub mod auth;
 pub mod broadcast;
 pub mod clock;

@@ -2,17 +2,14 @@
 //! then the TOML file, then the default. A configuration that cannot work stops the start with
 //! a message naming the key.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use crewship_core::agent::{
-    Adapter, Agent, DEFAULT_MAX_CONCURRENT_RUNS, DEFAULT_MAX_QUEUED_RUNS,
-    DEFAULT_RATE_LIMIT_PER_MIN,
-};
-use crewship_core::ids::{AgentId, WorkspaceId};
+use crewship_core::agent::Agent;
+use crewship_core::agent_spec::AgentSpec;
+use crewship_core::ids::WorkspaceId;
 use crewship_core::secret::Secret;
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -67,7 +64,7 @@ pub struct FileConfig {
     #[serde(default)]
     pub tokens: Vec<TokenEntry>,
     #[serde(default)]
-    pub agents: Vec<AgentEntry>,
+    pub agents: Vec<AgentSpec>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -96,33 +93,6 @@ pub struct ExecutorSection {
 pub struct TokenEntry {
     pub token: String,
     pub workspace_id: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AgentEntry {
-    pub id: String,
-    pub crew_id: String,
-    pub workspace_id: String,
-    pub name: Option<String>,
-    #[serde(default = "default_adapter")]
-    pub adapter: String,
-    #[serde(default)]
-    pub command: Vec<String>,
-    pub webhook_secret: Option<String>,
-    #[serde(default)]
-    pub require_timestamp: bool,
-    pub timeout_secs: Option<u64>,
-    pub rate_limit_per_min: Option<u32>,
-    pub max_queued_runs: Option<u32>,
-    pub max_concurrent_runs: Option<u32>,
-    #[serde(default)]
-    pub env: BTreeMap<String, String>,
-    pub model: Option<String>,
-}
-
-fn default_adapter() -> String {
-    "command".into()
 }
 
 /// Everything the runner needs, resolved and validated.
@@ -265,91 +235,31 @@ fn resolve_tokens(file: &FileConfig) -> Result<Vec<(Secret, WorkspaceId, bool)>,
     Ok(tokens)
 }
 
+/// Each entry goes through the same validation as the management API's
+/// (`AgentSpec::validate`); what only a file can get wrong (a missing id, two agents with one id)
+/// is checked here. Secrets left out are generated (and printed once at start).
 fn resolve_agents(
-    entries: Vec<AgentEntry>,
+    entries: Vec<AgentSpec>,
     run_timeout_secs: u64,
 ) -> Result<Vec<(Agent, bool)>, ConfigError> {
     let mut agents: Vec<(Agent, bool)> = Vec::new();
-    for (i, a) in entries.into_iter().enumerate() {
-        let key = |k: &str| format!("agents[{i}].{k}");
-        let id: AgentId = a.id.parse().map_err(|e| err(key("id"), format!("{e}")))?;
-        if agents.iter().any(|(other, _)| other.id == id) {
-            return Err(err(key("id"), format!("two agents have the id {id}")));
-        }
-        let adapter = match a.adapter.as_str() {
-            "command" => Adapter::Command,
-            "claude-code" => Adapter::ClaudeCode,
-            other => {
-                return Err(err(
-                    key("adapter"),
-                    format!("unknown adapter {other:?}; use \"command\" or \"claude-code\""),
-                ));
-            }
+    for (i, spec) in entries.into_iter().enumerate() {
+        let Some(id) = spec.id.clone() else {
+            return Err(err(format!("agents[{i}].id"), "is missing"));
         };
-        if adapter == Adapter::Command && a.command.is_empty() {
-            return Err(err(key("command"), "the command adapter needs a command"));
-        }
-        if let Some(t) = a.timeout_secs
-            && (t == 0 || t > run_timeout_secs)
-        {
+        let mut agent = spec
+            .validate(&id, run_timeout_secs)
+            .map_err(|e| err(format!("agents[{i}].{}", e.field), e.message))?;
+        if agents.iter().any(|(other, _)| other.id == agent.id) {
             return Err(err(
-                key("timeout_secs"),
-                format!("must be from 1 to executor.run_timeout_secs ({run_timeout_secs})"),
+                format!("agents[{i}].id"),
+                format!("two agents have the id {id}"),
             ));
         }
-        let (secret, generated) = match a.webhook_secret {
-            Some(s) if s.len() < 32 => {
-                return Err(err(
-                    key("webhook_secret"),
-                    "must be at least 32 bytes (omit it to have one generated)",
-                ));
-            }
-            Some(s) => (Secret::new(s), false),
-            None => (Secret::generate(), true),
-        };
-        let limit = |k: &str, v: Option<u32>, default: u32| match v {
-            Some(0) => Err(err(key(k), "must be at least 1")),
-            v => Ok(v.unwrap_or(default)),
-        };
-        let agent = Agent {
-            crew_id: a
-                .crew_id
-                .parse()
-                .map_err(|e| err(key("crew_id"), format!("{e}")))?,
-            workspace_id: a
-                .workspace_id
-                .parse()
-                .map_err(|e| err(key("workspace_id"), format!("{e}")))?,
-            name: a.name.unwrap_or_else(|| id.to_string()),
-            adapter,
-            command: a.command,
-            model: a.model,
-            env: a
-                .env
-                .into_iter()
-                .map(|(k, v)| (k, Secret::new(v)))
-                .collect(),
-            webhook_secret: Some(secret),
-            previous_secret: None,
-            require_timestamp: a.require_timestamp,
-            timeout_secs: a.timeout_secs,
-            rate_limit_per_min: limit(
-                "rate_limit_per_min",
-                a.rate_limit_per_min,
-                DEFAULT_RATE_LIMIT_PER_MIN,
-            )?,
-            max_queued_runs: limit(
-                "max_queued_runs",
-                a.max_queued_runs,
-                DEFAULT_MAX_QUEUED_RUNS,
-            )?,
-            max_concurrent_runs: limit(
-                "max_concurrent_runs",
-                a.max_concurrent_runs,
-                DEFAULT_MAX_CONCURRENT_RUNS,
-            )?,
-            id,
-        };
+        let generated = agent.webhook_secret.is_none();
+        agent
+            .webhook_secret
+            .get_or_insert_with(crewship_core::secret::Secret::generate);
         agents.push((agent, generated));
     }
     Ok(agents)

@@ -33,6 +33,19 @@ impl AgentRegistry for MemoryRegistry {
         Ok(())
     }
 
+    async fn compare_and_swap(
+        &self,
+        expected: Option<&Agent>,
+        new: Agent,
+    ) -> Result<bool, RegistryError> {
+        let mut agents = self.agents.write().unwrap();
+        if agents.get(&new.id) != expected {
+            return Ok(false);
+        }
+        agents.insert(new.id.clone(), new);
+        Ok(true)
+    }
+
     async fn delete(&self, id: &AgentId) -> Result<bool, RegistryError> {
         Ok(self.agents.write().unwrap().remove(id).is_some())
     }
@@ -49,5 +62,60 @@ impl AgentRegistry for MemoryRegistry {
             })
             .cloned()
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::Adapter;
+    use crate::secret::Secret;
+
+    fn agent(secret: &str) -> Agent {
+        Agent {
+            id: "a".parse().unwrap(),
+            crew_id: "c".parse().unwrap(),
+            workspace_id: "w".parse().unwrap(),
+            name: "a".into(),
+            adapter: Adapter::Command,
+            command: vec!["true".into()],
+            model: None,
+            env: Default::default(),
+            webhook_secret: Some(Secret::new(secret)),
+            previous_secret: None,
+            require_timestamp: false,
+            timeout_secs: None,
+            rate_limit_per_min: 1,
+            max_queued_runs: 1,
+            max_concurrent_runs: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn compare_and_swap_writes_only_over_the_expected_record() {
+        let registry = MemoryRegistry::default();
+        assert!(registry.compare_and_swap(None, agent("one")).await.unwrap());
+        assert!(!registry.compare_and_swap(None, agent("two")).await.unwrap());
+        assert!(
+            !registry
+                .compare_and_swap(Some(&agent("two")), agent("three"))
+                .await
+                .unwrap()
+        );
+        assert!(
+            registry
+                .compare_and_swap(Some(&agent("one")), agent("three"))
+                .await
+                .unwrap()
+        );
+        let id = "a".parse().unwrap();
+        assert_eq!(registry.get(&id).await.unwrap(), Some(agent("three")));
+        registry.delete(&id).await.unwrap();
+        assert!(
+            !registry
+                .compare_and_swap(Some(&agent("three")), agent("four"))
+                .await
+                .unwrap()
+        );
     }
 }

@@ -31,6 +31,17 @@ pub trait AgentRegistry: Send + Sync {
     /// Creates or replaces the agent.
     async fn put(&self, agent: Agent) -> Result<(), RegistryError>;
 
+    /// Compare-and-swap: writes `new` only if the stored agent with `new.id` still equals
+    /// `expected` (`None`: only if there is none), atomically. Returns whether it wrote.
+    /// Read-modify-write callers (secret rotation, replace-but-keep-the-secret) loop on `false`,
+    /// so that two concurrent rotations never both succeed on the same old secret. Adapters
+    /// without whole-record comparison may compare a version attribute they maintain.
+    async fn compare_and_swap(
+        &self,
+        expected: Option<&Agent>,
+        new: Agent,
+    ) -> Result<bool, RegistryError>;
+
     /// Returns whether it existed.
     async fn delete(&self, id: &AgentId) -> Result<bool, RegistryError>;
 
