@@ -9,6 +9,9 @@ use time::macros::datetime;
 /// When the plaintext `X-Webhook-Secret` header stops being accepted, unless configured.
 pub const DEFAULT_LEGACY_SUNSET: OffsetDateTime = datetime!(2026-12-31 23:59:59 UTC);
 
+/// How long a rotated-out secret keeps verifying, unless configured.
+pub const DEFAULT_SECRET_ROTATION_GRACE: Duration = Duration::from_secs(24 * 3600);
+
 #[derive(Debug, Clone)]
 pub struct HandlerConfig {
     pub body_limit_bytes: usize,
@@ -19,6 +22,11 @@ pub struct HandlerConfig {
     /// Monitoring API tokens, each bound to one workspace.
     pub tokens: Vec<ApiToken>,
     pub prerequisites: Prerequisites,
+    /// How long the previous webhook secret keeps verifying after a rotation (SPEC §6);
+    /// zero ends it at once.
+    pub secret_rotation_grace: Duration,
+    /// The executor's run timeout: no agent may ask for a longer `timeout_secs`.
+    pub run_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +54,8 @@ impl HandlerConfig {
             internal_token,
             tokens: Vec::new(),
             prerequisites,
+            secret_rotation_grace: DEFAULT_SECRET_ROTATION_GRACE,
+            run_timeout: Duration::from_secs(600),
         }
     }
 

@@ -6,8 +6,10 @@
 //! - [`trigger`]: `POST /api/v1/webhooks/{crewId}/{agentId}/trigger` (SPEC §1).
 //! - [`monitor`]: runs, logs and cancellation (SPEC §5.1, §5.2).
 //! - [`internal`]: the internal-token API (SPEC §6).
+//! - [`agents`]: agent management and webhook-secret rotation (SPEC §6).
 //! - [`error`]: the JSON error type.
 
+pub mod agents;
 pub mod config;
 pub mod error;
 pub mod internal;
@@ -19,7 +21,7 @@ use axum::Json;
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use serde_json::json;
 
 pub use config::{ApiToken, HandlerConfig, Prerequisites};
@@ -51,6 +53,17 @@ pub fn router(state: AppState) -> Router {
                 .route(
                     "/api/v1/internal/agents/{agent}/webhook-secret",
                     get(internal::webhook_secret),
+                )
+                .route("/api/v1/internal/agents", get(agents::list_agents))
+                .route(
+                    "/api/v1/internal/agents/{agent}",
+                    put(agents::put_agent)
+                        .get(agents::get_agent)
+                        .delete(agents::delete_agent),
+                )
+                .route(
+                    "/api/v1/agents/{agent}/webhook-secret/rotate",
+                    post(agents::rotate_secret),
                 );
         }
     }

@@ -1,7 +1,7 @@
 //! `POST /api/v1/webhooks/{crewId}/{agentId}/trigger`: SPEC §1, step by step, in order.
 
 mod admission;
-mod body;
+pub(crate) mod body;
 mod credentials;
 mod timestamp;
 

@@ -1,0 +1,23 @@
+//! Agents and their secrets (SPEC §6): the management API behind the internal token, and the
+//! webhook-secret rotation a workspace's bearer token may ask for.
+//!
+//! - [`manage`]: `PUT`/`GET`/`DELETE /api/v1/internal/agents/{agentId}`, `GET /api/v1/internal/agents`.
+//! - [`rotate`]: `POST /api/v1/agents/{agentId}/webhook-secret/rotate`.
+//! - [`view`]: the agent as these endpoints show it — never a secret, nor an `env` value.
+//!
+//! Secrets leave the service in three answers only: the `201` of a creation that generated one,
+//! a rotation, and the internal secret endpoint of [`crate::internal`]. No log line carries one.
+
+pub mod manage;
+pub mod rotate;
+pub mod view;
+
+pub use manage::{delete_agent, get_agent, list_agents, put_agent};
+pub use rotate::rotate_secret;
+
+/// How often a read-modify-write retries when the registry's compare-and-swap loses a race.
+const CAS_ATTEMPTS: usize = 8;
+
+/// Largest management request body: an agent is a few hundred bytes, its `env` at most
+/// 100 × 16 KiB would not fit, but no real one comes close to this.
+pub const BODY_LIMIT_BYTES: usize = 256 * 1024;
