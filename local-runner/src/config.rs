@@ -37,6 +37,9 @@ pub struct Overrides {
     /// When X-Webhook-Secret stops being accepted (RFC 3339).
     #[arg(long, env = "CREWSHIP_LEGACY_SECRET_SUNSET")]
     pub legacy_secret_sunset: Option<String>,
+    /// How long a rotated-out webhook secret keeps verifying, in seconds (0: not at all).
+    #[arg(long, env = "CREWSHIP_SECRET_ROTATION_GRACE_SECS")]
+    pub secret_rotation_grace_secs: Option<u64>,
     /// Deadline of every run in seconds.
     #[arg(long, env = "CREWSHIP_RUN_TIMEOUT_SECS")]
     pub run_timeout_secs: Option<u64>,
@@ -76,6 +79,7 @@ pub struct ServerSection {
     pub timestamp_tolerance_secs: Option<u64>,
     pub dedup_window_secs: Option<u64>,
     pub legacy_secret_sunset: Option<String>,
+    pub secret_rotation_grace_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -105,6 +109,7 @@ pub struct Settings {
     pub timestamp_tolerance: Duration,
     pub dedup_window: Duration,
     pub legacy_secret_sunset: OffsetDateTime,
+    pub secret_rotation_grace: Duration,
     pub run_timeout: Duration,
     pub max_concurrent_runs: usize,
     pub kill_grace: Duration,
@@ -193,6 +198,13 @@ impl Settings {
                     .unwrap_or(86_400),
             ),
             legacy_secret_sunset: sunset,
+            secret_rotation_grace: o
+                .secret_rotation_grace_secs
+                .or(s.secret_rotation_grace_secs)
+                .map_or(
+                    handler::config::DEFAULT_SECRET_ROTATION_GRACE,
+                    Duration::from_secs,
+                ),
             run_timeout: Duration::from_secs(run_timeout_secs),
             max_concurrent_runs: o.max_concurrent_runs.or(e.max_concurrent_runs).unwrap_or(8),
             kill_grace: Duration::from_secs(o.kill_grace_secs.or(e.kill_grace_secs).unwrap_or(5)),

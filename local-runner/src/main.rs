@@ -4,7 +4,9 @@
 //! - `config`: the TOML file, environment variables and flags.
 //! - `serve`: wiring the ports and running handler and executor until Ctrl-C / SIGTERM.
 //! - `trigger`: a client that signs and sends a webhook.
+//! - `client`: `agents …` and `secret rotate`, clients of any deployment's management API.
 
+mod client;
 mod config;
 mod serve;
 mod trigger;
@@ -40,24 +42,39 @@ struct Cli {
 enum Command {
     /// Serve (the default when no subcommand is given).
     Serve,
-    /// Sign and send a webhook to a configured agent, and print the run id.
+    /// Sign and send a webhook to an agent, and print the run id.
     Trigger(trigger::TriggerArgs),
+    /// Register, show, list and delete agents of a deployment (needs its internal token).
+    Agents(client::agents::AgentsArgs),
+    /// Rotate an agent's webhook secret (needs a monitoring token of its workspace).
+    Secret(client::secret::SecretArgs),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_tracing(&cli.log_format);
-    let text = match &cli.config {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve::serve(settings(cli.config, &cli.overrides)?).await,
+        Command::Trigger(args) => trigger::run(&settings(cli.config, &cli.overrides)?, args).await,
+        Command::Agents(args) => client::agents::run(args).await,
+        Command::Secret(args) => client::secret::run(args).await,
+    }
+}
+
+fn settings(
+    file: Option<PathBuf>,
+    overrides: &config::Overrides,
+) -> anyhow::Result<config::Settings> {
+    let text = match &file {
         Some(path) => std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?,
         None => config::DEFAULT_CONFIG.to_owned(),
     };
-    let settings = config::Settings::resolve(config::parse_file(&text)?, &cli.overrides)?;
-    match cli.command {
-        None | Some(Command::Serve) => serve::serve(settings).await,
-        Some(Command::Trigger(args)) => trigger::run(&settings, args).await,
-    }
+    Ok(config::Settings::resolve(
+        config::parse_file(&text)?,
+        overrides,
+    )?)
 }
 
 fn init_tracing(format: &str) {

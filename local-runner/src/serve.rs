@@ -41,6 +41,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     config.timestamp_tolerance = settings.timestamp_tolerance;
     config.dedup_window = settings.dedup_window;
     config.legacy_secret_sunset = settings.legacy_secret_sunset;
+    config.secret_rotation_grace = settings.secret_rotation_grace;
+    config.run_timeout = settings.run_timeout;
     config.tokens = settings
         .tokens
         .iter()

@@ -3,6 +3,9 @@
 //!
 //! - [`Runner`]: one running binary, its base URL, captured output, stopped on drop.
 //! - [`sign`]: the `X-Signature` a sender computes.
+//! - [`cli`]: the same binary's client subcommands, run as child processes.
+
+pub mod cli;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
