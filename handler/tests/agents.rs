@@ -10,7 +10,14 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::Request;
 use common::*;
+use crewship_core::agent::Agent;
+use crewship_core::ids::AgentId;
+use crewship_core::ports::MemoryPorts;
+use crewship_core::registry::{AgentRegistry, AgentScope, MemoryRegistry, RegistryError};
+use handler::AppState;
+use http_body_util::BodyExt;
 use serde_json::{Value, json};
+use tower::ServiceExt;
 
 fn internal(method: &str, path: &str, body: Option<Value>) -> Request<Body> {
     let builder = Request::builder()
@@ -364,40 +371,62 @@ async fn invalid_agents_are_refused_with_a_400_naming_the_problem() {
     assert_eq!(ids, [json!("a1")], "nothing was created");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_rotations_lose_no_secret() {
-    let app = Arc::new(app());
-    let tasks: Vec<_> = (0..16)
-        .map(|_| {
-            let app = app.clone();
-            tokio::spawn(async move {
-                let (response, body) = send(&app, rotate("a1", TOKEN)).await;
-                assert_eq!(response.status(), 200, "{body}");
-                body["webhook_secret"].as_str().unwrap().to_owned()
-            })
-        })
-        .collect();
-    let mut secrets = Vec::new();
-    for task in tasks {
-        secrets.push(task.await.unwrap());
+/// A registry that pauses between a read and what the caller does next, so that concurrent
+/// read-modify-writes really interleave (in memory they otherwise never would).
+struct InterleavingRegistry(MemoryRegistry);
+
+#[async_trait::async_trait]
+impl AgentRegistry for InterleavingRegistry {
+    async fn get(&self, id: &AgentId) -> Result<Option<Agent>, RegistryError> {
+        let agent = self.0.get(id).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        agent
     }
-    let agent = app
-        .memory
-        .ports
-        .agents
-        .get(&"a1".parse().unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    async fn put(&self, agent: Agent) -> Result<(), RegistryError> {
+        self.0.put(agent).await
+    }
+    async fn compare_and_swap(
+        &self,
+        expected: Option<&Agent>,
+        new: Agent,
+    ) -> Result<bool, RegistryError> {
+        self.0.compare_and_swap(expected, new).await
+    }
+    async fn delete(&self, id: &AgentId) -> Result<bool, RegistryError> {
+        self.0.delete(id).await
+    }
+    async fn list(&self, scope: &AgentScope) -> Result<Vec<Agent>, RegistryError> {
+        self.0.list(scope).await
+    }
+}
+
+#[tokio::test]
+async fn concurrent_rotations_lose_no_secret() {
+    let registry = Arc::new(InterleavingRegistry(MemoryRegistry::new([agent("a1", "c1", "ws")])));
+    let memory = MemoryPorts::new(registry.clone(), Duration::from_secs(60));
+    let router = handler::router(AppState::new(memory.ports.clone(), config(), None));
+    // Fewer contenders than compare-and-swap attempts: each round has a winner, so all finish.
+    let rotations = (0..5).map(|_| {
+        let router = router.clone();
+        async move {
+            let response = router.oneshot(rotate("a1", TOKEN)).await.unwrap();
+            assert_eq!(response.status(), 200);
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            let body: Value = serde_json::from_slice(&bytes).unwrap();
+            body["webhook_secret"].as_str().unwrap().to_owned()
+        }
+    });
+    let mut secrets = futures_util::future::join_all(rotations).await;
+    let agent = registry.0.get(&"a1".parse().unwrap()).await.unwrap().unwrap();
     let current = agent.webhook_secret.unwrap().expose().to_owned();
     let previous = agent.previous_secret.unwrap().secret.expose().to_owned();
     // Each rotation replaced the one before it: the survivor's predecessor is another
-    // rotation's secret, never a secret that two rotations both replaced.
+    // rotation's secret, not the original that every rotation read first.
     assert!(secrets.contains(&current));
     assert!(secrets.contains(&previous), "a rotation was lost");
     secrets.sort();
     secrets.dedup();
-    assert_eq!(secrets.len(), 16);
+    assert_eq!(secrets.len(), 5);
 }
 
 #[derive(Clone, Default)]
