@@ -402,7 +402,9 @@ impl AgentRegistry for InterleavingRegistry {
 
 #[tokio::test]
 async fn concurrent_rotations_lose_no_secret() {
-    let registry = Arc::new(InterleavingRegistry(MemoryRegistry::new([agent("a1", "c1", "ws")])));
+    let registry = Arc::new(InterleavingRegistry(MemoryRegistry::new([agent(
+        "a1", "c1", "ws",
+    )])));
     let memory = MemoryPorts::new(registry.clone(), Duration::from_secs(60));
     let router = handler::router(AppState::new(memory.ports.clone(), config(), None));
     // Fewer contenders than compare-and-swap attempts: each round has a winner, so all finish.
@@ -417,7 +419,12 @@ async fn concurrent_rotations_lose_no_secret() {
         }
     });
     let mut secrets = futures_util::future::join_all(rotations).await;
-    let agent = registry.0.get(&"a1".parse().unwrap()).await.unwrap().unwrap();
+    let agent = registry
+        .0
+        .get(&"a1".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     let current = agent.webhook_secret.unwrap().expose().to_owned();
     let previous = agent.previous_secret.unwrap().secret.expose().to_owned();
     // Each rotation replaced the one before it: the survivor's predecessor is another

@@ -316,6 +316,15 @@ mod tests {
             (format!("{AGENT}{AGENT}"), "agents[1].id"),
             (format!("{AGENT}adapter = \"gpt\""), "agents[0].adapter"),
             (
+                format!("{AGENT}rate_limit_per_min = 0"),
+                "agents[0].rate_limit_per_min",
+            ),
+            (
+                "[[agents]]\ncrew_id = \"c\"\nworkspace_id = \"w\"\ncommand = [\"true\"]"
+                    .to_owned(),
+                "agents[0].id",
+            ),
+            (
                 "[server]\nlegacy_secret_sunset = \"soon\"".to_owned(),
                 "server.legacy_secret_sunset",
             ),
@@ -324,6 +333,12 @@ mod tests {
             let e = resolve(&text).unwrap_err();
             assert_eq!(e.key, key, "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn the_rotation_grace_period_may_be_zero() {
+        let s = resolve("[server]\nsecret_rotation_grace_secs = 0").unwrap();
+        assert_eq!(s.secret_rotation_grace, Duration::ZERO);
     }
 
     #[test]
@@ -336,6 +351,7 @@ mod tests {
         };
         let s = Settings::resolve(file, &o).unwrap();
         assert_eq!(s.run_timeout, Duration::from_secs(50));
+        assert_eq!(s.secret_rotation_grace, Duration::from_secs(86_400));
         assert_eq!(s.max_concurrent_runs, 2);
     }
 }
