@@ -18,6 +18,6 @@ pub use rotate::rotate_secret;
 /// How often a read-modify-write retries when the registry's compare-and-swap loses a race.
 const CAS_ATTEMPTS: usize = 8;
 
-/// Largest management request body: an agent is a few hundred bytes, its `env` at most
-/// 100 × 16 KiB would not fit, but no real one comes close to this.
+/// Largest management request body. A real agent is a few hundred bytes; this caps the whole
+/// body below what the per-field limits (`crewship_core::agent_spec`) would add up to.
 pub const BODY_LIMIT_BYTES: usize = 256 * 1024;
