@@ -6,9 +6,11 @@
 //! - `execute` runs one agent process to its end or its deadline.
 //! - [`output`] writes log entries and live frames with per-run sequence numbers.
 //! - [`cli`] builds command lines per CLI adapter.
+//! - [`claude_stream`] reads claude-code's stream-json output into log events.
 //! - [`runtime`] holds the container runtime adapters (local processes).
 //! - [`config`] holds the settings.
 
+pub mod claude_stream;
 pub mod cli;
 pub mod config;
 mod execute;

@@ -57,7 +57,8 @@ pub async fn claim(
 }
 
 /// Renews a running run's lease (in the store and on its queue message) until `done` fires,
-/// and fires `cancel` when someone asks for the run to be cancelled. A failed renewal is
+/// and fires `cancel` when someone asks for the run to be cancelled or the run was finished
+/// by another writer. A failed renewal is
 /// logged and retried on the next beat.
 pub struct Heartbeat {
     pub ports: Ports,
@@ -83,7 +84,12 @@ impl Heartbeat {
             }
             let mut run = match self.ports.runs.get(id).await {
                 Ok(Some(run)) if run.status == RunStatus::Running => run,
-                Ok(_) => return,
+                Ok(_) => {
+                    // Someone else finished the run (e.g. it was swept as lost while this
+                    // executor could not renew): the agent must not keep running for nothing.
+                    self.cancel.cancel();
+                    return;
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, run_id = %id, "heartbeat could not read the run");
                     continue;
