@@ -260,6 +260,12 @@ impl Executor {
         }
     }
 
+    async fn give_back(&self, delivery: &Delivery) {
+        if let Err(e) = self.ports.queue.extend(&delivery.receipt, Duration::ZERO).await {
+            tracing::warn!(error = %e, run_id = %delivery.run_id, "returning a message failed");
+        }
+    }
+
     /// Loops until `stop` fires: at most `max_concurrent_runs` runs at once, expired leases
     /// swept now and then. On stop, takes no more work, gives running agents the shutdown
     /// grace period, then stops them (their runs end FAILED, never left RUNNING).
@@ -278,17 +284,27 @@ impl Executor {
                 }
                 next_sweep = tokio::time::Instant::now() + sweep_every;
             }
+            // `biased`: once stop fired, no free slot or ready message may win the race.
             let permit = tokio::select! {
-                p = slots.clone().acquire_owned() => p.expect("never closed"),
+                biased;
                 () = stop.cancelled() => break,
+                p = slots.clone().acquire_owned() => p.expect("never closed"),
             };
             let received = tokio::select! {
-                r = self.ports.queue.receive(1, self.config.poll_wait) => r,
+                biased;
                 () = stop.cancelled() => break,
+                r = self.ports.queue.receive(1, self.config.poll_wait) => r,
             };
             match received {
                 Ok(deliveries) => {
                     backoff = Duration::from_millis(100);
+                    if stop.is_cancelled() {
+                        // Received as stop fired: hand it straight back to other executors.
+                        for delivery in &deliveries {
+                            self.give_back(delivery).await;
+                        }
+                        break;
+                    }
                     if let Some(delivery) = deliveries.into_iter().next() {
                         let this = self.clone();
                         let kill = kill.clone();
