@@ -198,7 +198,12 @@ impl Executor {
 
         let finished =
             lifecycle::finish(ports, &run_id, ending, self.config.final_write_timeout).await?;
-        tracing::info!(status = %finished.status, exit_code = ?finished.exit_code, "run finished");
+        tracing::info!(
+            status = %finished.status,
+            exit_code = ?finished.exit_code,
+            error = ?finished.error_message,
+            "run finished"
+        );
         ports.broadcaster.publish(
             &finished.workspace_id,
             BroadcastEvent::RunFinished(finished.clone()),
