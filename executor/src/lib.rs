@@ -294,6 +294,8 @@ impl Executor {
                 biased;
                 () = stop.cancelled() => break,
                 p = slots.clone().acquire_owned() => p.expect("never closed"),
+                // All slots busy with long runs: lost runs are still swept on time.
+                () = tokio::time::sleep_until(next_sweep) => continue,
             };
             let received = tokio::select! {
                 biased;

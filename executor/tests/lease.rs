@@ -223,3 +223,42 @@ async fn chat_session_is_created_on_the_first_run_and_reused_after() {
         assert_eq!(run.chat_id, chat);
     }
 }
+
+#[tokio::test]
+async fn the_loop_sweeps_lost_runs_even_while_every_slot_is_busy() {
+    let busy = script_agent("busy", "sleep 5");
+    let other = script_agent("other", "true");
+    let config = executor::ExecutorConfig {
+        max_concurrent_runs: 1,
+        lease: Duration::from_secs(1),
+        ..fast_config()
+    };
+    let h = Harness::new(vec![busy.clone(), other.clone()], config);
+    let long = h.enqueue(&busy, "push").await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(h.executor.clone().run_until_stopped(stop.clone()));
+    while h.run(&long).await.status != RunStatus::Running {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // A run of a dead executor whose queue message is gone too: only a sweep can find it.
+    let mut lost = h.queued_run(&other, "push");
+    let now = h.memory.ports.clock.now();
+    lost.status = RunStatus::Running;
+    lost.started_at = Some(now);
+    lost.lease = Some(Lease {
+        owner: "dead-executor".into(),
+        expires_at: now,
+    });
+    h.memory.ports.runs.create(&lost).await.unwrap();
+
+    let run = h.wait_terminal(&lost.id).await;
+    assert_eq!(run.error_message.as_deref(), Some(EXECUTOR_LOST));
+    assert_eq!(
+        h.run(&long).await.status,
+        RunStatus::Running,
+        "swept only after the slot freed up"
+    );
+    assert_eq!(h.wait_terminal(&long).await.status, RunStatus::Completed);
+    stop.cancel();
+    task.await.unwrap();
+}
