@@ -40,7 +40,11 @@ pub fn parse_line(line: &str) -> (Vec<Parsed>, Option<ReportedError>) {
     match serde_json::from_str::<Line>(line) {
         Ok(Line::Assistant { message }) | Ok(Line::User { message }) => {
             let entries: Vec<Parsed> = message.content.iter().filter_map(block).collect();
-            if entries.is_empty() { plain() } else { (entries, None) }
+            if entries.is_empty() {
+                plain()
+            } else {
+                (entries, None)
+            }
         }
         Ok(Line::Result {
             is_error,

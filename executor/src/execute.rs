@@ -210,7 +210,9 @@ impl Decoder {
             (Self::ClaudeStream { reported }, Stream::Stdout) => {
                 let (entries, error) = claude_stream::parse_line(&line.content);
                 for e in entries {
-                    output.push(Stream::Stdout, e.level, e.event, e.content).await;
+                    output
+                        .push(Stream::Stdout, e.level, e.event, e.content)
+                        .await;
                 }
                 if error.is_some() {
                     *reported = error;

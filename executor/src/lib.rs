@@ -266,7 +266,12 @@ impl Executor {
     }
 
     async fn give_back(&self, delivery: &Delivery) {
-        if let Err(e) = self.ports.queue.extend(&delivery.receipt, Duration::ZERO).await {
+        if let Err(e) = self
+            .ports
+            .queue
+            .extend(&delivery.receipt, Duration::ZERO)
+            .await
+        {
             tracing::warn!(error = %e, run_id = %delivery.run_id, "returning a message failed");
         }
     }

@@ -11,7 +11,10 @@ use crewship_core::store::StoreError;
 use executor::{EXECUTOR_LOST, Outcome};
 
 /// A run some executor claimed and then died with: RUNNING, lease in the past.
-async fn run_of_a_dead_executor(h: &Harness, agent: &crewship_core::agent::Agent) -> crewship_core::ids::RunId {
+async fn run_of_a_dead_executor(
+    h: &Harness,
+    agent: &crewship_core::agent::Agent,
+) -> crewship_core::ids::RunId {
     let id = h.enqueue(agent, "push").await;
     let mut run = h.run(&id).await;
     let now = h.memory.ports.clock.now();
@@ -60,7 +63,10 @@ async fn expired_lease_is_finished_executor_lost_on_redelivery() {
     assert_eq!(run.status, RunStatus::Failed);
     assert_eq!(run.error_message.as_deref(), Some(EXECUTOR_LOST));
     assert!(!h.crew_dir().join("ran").exists(), "the agent was re-run");
-    assert!(h.memory.queue.is_empty(), "the message was not acknowledged");
+    assert!(
+        h.memory.queue.is_empty(),
+        "the message was not acknowledged"
+    );
 }
 
 #[tokio::test]

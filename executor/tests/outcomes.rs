@@ -35,7 +35,10 @@ async fn exit_zero_completes_with_times_and_output() {
     assert!(run.deadline_at.is_some_and(|d| d > started));
     let logs = h.logs(&a, &id).await;
     let lines = contents(&logs);
-    assert!(lines.contains(&"hello") && lines.contains(&"oops"), "{lines:?}");
+    assert!(
+        lines.contains(&"hello") && lines.contains(&"oops"),
+        "{lines:?}"
+    );
     let oops = logs.iter().find(|e| e.content == "oops").unwrap();
     assert_eq!(
         (oops.stream, oops.level.as_str()),

@@ -135,7 +135,10 @@ async fn claude_code_stream_json_becomes_typed_log_events() {
             "--"
         ]
     );
-    assert!(args[7..].join("\n").contains("Event: push"), "the message follows `--`");
+    assert!(
+        args[7..].join("\n").contains("Event: push"),
+        "the message follows `--`"
+    );
 
     let logs = h.logs(&a, &id).await;
     let stdout: Vec<(&str, &str, &str)> = logs
@@ -146,7 +149,11 @@ async fn claude_code_stream_json_becomes_typed_log_events() {
     assert_eq!(
         stdout,
         [
-            ("system", "debug", "claude-code init (model claude-sonnet-4-20250514)"),
+            (
+                "system",
+                "debug",
+                "claude-code init (model claude-sonnet-4-20250514)"
+            ),
             ("text", "info", "I'll look at the repository first."),
             (
                 "tool_call",
@@ -158,7 +165,11 @@ async fn claude_code_stream_json_becomes_typed_log_events() {
                 "info",
                 "6a2ab15 Walking skeleton\n1f3e2d0 Initial commit"
             ),
-            ("tool_call", "info", r#"Read {"file_path":"/work/crew/missing.md"}"#),
+            (
+                "tool_call",
+                "info",
+                r#"Read {"file_path":"/work/crew/missing.md"}"#
+            ),
             ("tool_result", "error", "File does not exist."),
             ("text", "info", "The last commit is the walking skeleton."),
             ("result", "info", "The last commit is the walking skeleton."),

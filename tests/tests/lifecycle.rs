@@ -74,10 +74,7 @@ async fn trigger(runner: &Runner, agent: &str, crew: &str) -> String {
         r#"{{"event":"push","data":{{"n":{}}}}}"#,
         N.fetch_add(1, Ordering::Relaxed)
     );
-    let (status, answer) = runner
-        .trigger(crew, agent, SECRET, &body)
-        .await
-        .unwrap();
+    let (status, answer) = runner.trigger(crew, agent, SECRET, &body).await.unwrap();
     assert_eq!(status, 202, "{answer}");
     answer["run_id"].as_str().unwrap().to_owned()
 }
@@ -107,8 +104,16 @@ async fn cancel_queued_running_and_finished_runs_through_the_api() {
     let grandchild = read_pid(&crew.join("grandchild.pid")).await.unwrap();
     // The agent's cap is 1: the second run waits in the queue.
     let queued = trigger(&runner, "holder", "holders").await;
-    let (_, first) = runner.get_json(&format!("/api/v1/runs/{running}"), TOKEN).await.unwrap();
-    assert_eq!(status_of(&runner, &queued).await, "QUEUED", "{first}\n{}", runner.output());
+    let (_, first) = runner
+        .get_json(&format!("/api/v1/runs/{running}"), TOKEN)
+        .await
+        .unwrap();
+    assert_eq!(
+        status_of(&runner, &queued).await,
+        "QUEUED",
+        "{first}\n{}",
+        runner.output()
+    );
 
     // Another workspace's token does not see the run.
     let (status, _) = cancel(&runner, &queued, "other-token").await;
