@@ -118,8 +118,7 @@ impl Executor {
         };
         match run.status {
             RunStatus::Queued => {}
-            RunStatus::Running if self.lease_expired(&run) => {
-                self.finish_lost(&run_id).await?;
+            RunStatus::Running if self.lease_expired(&run) && self.finish_lost(&run_id).await? => {
                 self.ack(&delivery).await;
                 return Ok(Outcome::Lost { run_id });
             }
@@ -219,19 +218,24 @@ impl Executor {
         run.lease.as_ref().is_none_or(|l| l.expires_at < now)
     }
 
-    async fn finish_lost(&self, id: &RunId) -> Result<(), ExecutorError> {
-        let run = lifecycle::finish(
+    /// Finishes a RUNNING run FAILED `executor lost`, unless its lease was renewed meanwhile
+    /// (its executor was only slow). Returns whether it did.
+    async fn finish_lost(&self, id: &RunId) -> Result<bool, ExecutorError> {
+        let (run, finished) = lifecycle::finish_if(
             &self.ports,
             id,
             Ending::failed(EXECUTOR_LOST),
             self.config.final_write_timeout,
+            |run| run.status == RunStatus::Running && self.lease_expired(run),
         )
         .await?;
-        tracing::warn!(run_id = %id, status = %run.status, "run of a lost executor finished");
-        self.ports
-            .broadcaster
-            .publish(&run.workspace_id.clone(), BroadcastEvent::RunFinished(run));
-        Ok(())
+        if finished {
+            tracing::warn!(run_id = %id, "run of a lost executor finished");
+            self.ports
+                .broadcaster
+                .publish(&run.workspace_id.clone(), BroadcastEvent::RunFinished(run));
+        }
+        Ok(finished)
     }
 
     /// Finishes every RUNNING run whose lease expired. Returns how many.
@@ -241,10 +245,13 @@ impl Executor {
             .runs
             .expired_leases(self.ports.clock.now())
             .await?;
+        let mut finished = 0;
         for run in &expired {
-            self.finish_lost(&run.id).await?;
+            if self.finish_lost(&run.id).await? {
+                finished += 1;
+            }
         }
-        Ok(expired.len())
+        Ok(finished)
     }
 
     async fn ack(&self, delivery: &Delivery) {

@@ -114,6 +114,21 @@ pub async fn finish(
     ending: Ending,
     timeout: Duration,
 ) -> Result<Run, StoreError> {
+    finish_if(ports, id, ending, timeout, |_| true)
+        .await
+        .map(|(run, _)| run)
+}
+
+/// Like [`finish`], but only while `still` holds for the run as read just before each
+/// conditional write (so the check and the write see the same version). Returns the stored
+/// run and whether this call finished it.
+pub async fn finish_if(
+    ports: &Ports,
+    id: &RunId,
+    ending: Ending,
+    timeout: Duration,
+    still: impl Fn(&Run) -> bool,
+) -> Result<(Run, bool), StoreError> {
     let attempt = async {
         loop {
             let mut run = ports
@@ -121,8 +136,8 @@ pub async fn finish(
                 .get(id)
                 .await?
                 .ok_or_else(|| StoreError::NotFound(id.clone()))?;
-            if run.status.is_terminal() {
-                return Ok(run);
+            if run.status.is_terminal() || !still(&run) {
+                return Ok((run, false));
             }
             let prev = run.status;
             run.finish(
@@ -132,7 +147,7 @@ pub async fn finish(
                 ports.clock.now(),
             );
             match ports.runs.update(&mut run, prev).await {
-                Ok(()) => return Ok(run),
+                Ok(()) => return Ok((run, true)),
                 Err(StoreError::Conflict { .. }) => continue,
                 Err(e) => return Err(e),
             }

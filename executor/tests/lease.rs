@@ -268,3 +268,38 @@ async fn the_loop_sweeps_lost_runs_even_while_every_slot_is_busy() {
     stop.cancel();
     task.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_lease_renewed_before_the_final_check_is_not_finished_as_lost() {
+    let a = script_agent("a", "true");
+    let h = Harness::new(vec![a.clone()], fast_config());
+    let id = run_of_a_dead_executor(&h, &a).await;
+    // The slow executor renews its lease after a sweeper listed the run as expired.
+    let mut run = h.run(&id).await;
+    run.lease = Some(Lease {
+        owner: "slow-executor".into(),
+        expires_at: h.memory.ports.clock.now() + time::Duration::minutes(1),
+    });
+    h.memory
+        .ports
+        .runs
+        .update(&mut run, RunStatus::Running)
+        .await
+        .unwrap();
+    let now = h.memory.ports.clock.now();
+    let (stored, finished) = executor::lifecycle::finish_if(
+        &h.memory.ports,
+        &id,
+        executor::Ending::failed(EXECUTOR_LOST),
+        Duration::from_secs(5),
+        |r| r.lease.as_ref().is_some_and(|l| l.expires_at < now),
+    )
+    .await
+    .unwrap();
+    assert!(!finished);
+    assert_eq!(stored.status, RunStatus::Running);
+    // Redelivery of its message does not finish it either.
+    let outcome = h.executor.process_next().await.unwrap();
+    assert!(matches!(outcome, Outcome::Skipped { .. }), "{outcome:?}");
+    assert_eq!(h.run(&id).await.status, RunStatus::Running);
+}
