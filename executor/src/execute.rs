@@ -2,18 +2,34 @@
 
 use std::time::Duration;
 
-use crewship_core::agent::Agent;
+use crewship_core::agent::{Adapter, Agent};
 use crewship_core::log::Stream;
 use crewship_core::message::{agent_message, generate_nonce};
 use crewship_core::payload::Payload;
 use crewship_core::run::{Run, RunStatus};
-use crewship_core::runtime::ExitStatus;
+use crewship_core::runtime::{Execution, ExitStatus, OutputLine};
+use futures_util::FutureExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::Executor;
+use crate::claude_stream::{self, ReportedError};
 use crate::cli;
 use crate::lifecycle::Ending;
 use crate::output::RunOutput;
+
+/// How long output is still read after the agent's process group was killed.
+const DRAIN_AFTER_KILL: Duration = Duration::from_secs(2);
+
+/// How much of claude-code's own error text goes into `error_message`.
+const REPORTED_ERROR_CHARS: usize = 500;
+
+enum Stop {
+    Exited(ExitStatus),
+    Broken(String),
+    Deadline,
+    Cancelled,
+    Shutdown,
+}
 
 /// What can stop an agent before it exits by itself.
 pub struct Stops {
@@ -74,46 +90,36 @@ impl Executor {
             }
         };
 
-        enum Stop {
-            Exited(ExitStatus),
-            Broken(String),
-            Deadline,
-            Cancelled,
-            Shutdown,
-        }
-        let pump = async {
-            while let Some(line) = exec.next_line().await {
-                match line {
-                    Ok(line) => {
-                        let level = if line.stream == Stream::Stderr {
-                            "error"
-                        } else {
-                            "info"
-                        };
-                        output
-                            .line(line.stream, level, "output", line.content)
-                            .await;
-                    }
-                    Err(e) => return Err(e.to_string()),
-                }
+        let mut decoder = Decoder::for_adapter(agent.adapter);
+        let stop = {
+            let run_to_exit = async {
+                pump(exec.as_mut(), &mut output, &mut decoder).await?;
+                exec.wait().await.map_err(|e| e.to_string())
+            };
+            tokio::select! {
+                r = tokio::time::timeout(deadline, run_to_exit) => match r {
+                    Ok(Ok(status)) => Stop::Exited(status),
+                    Ok(Err(e)) => Stop::Broken(e),
+                    Err(_) => Stop::Deadline,
+                },
+                () = stops.cancel.cancelled() => Stop::Cancelled,
+                () = stops.shutdown.cancelled() => Stop::Shutdown,
             }
-            exec.wait().await.map_err(|e| e.to_string())
         };
-        let stop = tokio::select! {
-            r = tokio::time::timeout(deadline, pump) => match r {
-                Ok(Ok(status)) => Stop::Exited(status),
-                Ok(Err(e)) => Stop::Broken(e),
-                Err(_) => Stop::Deadline,
-            },
-            () = stops.cancel.cancelled() => Stop::Cancelled,
-            () = stops.shutdown.cancelled() => Stop::Shutdown,
-        };
-        if !matches!(stop, Stop::Exited(_))
-            && let Err(e) = exec.kill(self.config.kill_grace).await
-        {
-            tracing::error!(error = %e, run_id = %run.id, "stopping the agent failed");
+        if !matches!(stop, Stop::Exited(_)) {
+            if let Err(e) = exec.kill(self.config.kill_grace).await {
+                tracing::error!(error = %e, run_id = %run.id, "stopping the agent failed");
+            }
+            // What the agent wrote before it was stopped is still in the pipes: keep it. The
+            // pipes close once the process group is gone; a process that left the group could
+            // hold them open, hence the bound.
+            let drain = pump(exec.as_mut(), &mut output, &mut decoder);
+            if tokio::time::timeout(DRAIN_AFTER_KILL, drain).await.is_err() {
+                tracing::warn!(run_id = %run.id, "output still open after the agent was stopped");
+            }
         }
-        let ending = match stop {
+        output.flush().await;
+        let mut ending = match stop {
             Stop::Exited(ExitStatus::Code(0)) => Ending {
                 status: RunStatus::Completed,
                 exit_code: Some(0),
@@ -142,9 +148,100 @@ impl Executor {
                 "the executor shut down before the agent finished; the agent was stopped",
             ),
         };
+        // claude-code can exit 0 after reporting a failed run on its `result` line.
+        if let (Some(reported), RunStatus::Completed | RunStatus::Failed) =
+            (decoder.reported_error(), ending.status)
+        {
+            let cause = format!("claude-code reported an error: {}", clip(reported));
+            ending.status = RunStatus::Failed;
+            ending.error = Some(match ending.error {
+                Some(e) => format!("{e}; {cause}"),
+                None => cause,
+            });
+        }
         if let Some(error) = &ending.error {
             output.system("error", error.clone()).await;
         }
         ending
+    }
+}
+
+/// Reads output lines until both streams close, writing a batch whenever the agent has
+/// nothing more ready (so lines go out promptly and a fast writer costs few store writes).
+async fn pump(
+    exec: &mut dyn Execution,
+    output: &mut RunOutput,
+    decoder: &mut Decoder,
+) -> Result<(), String> {
+    loop {
+        let next = match exec.next_line().now_or_never() {
+            Some(next) => next,
+            None => {
+                output.flush().await;
+                exec.next_line().await
+            }
+        };
+        match next {
+            Some(Ok(line)) => decoder.write(line, output).await,
+            Some(Err(e)) => return Err(e.to_string()),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// Turns output lines into log entries, per CLI adapter.
+enum Decoder {
+    /// One entry per line, `event` `output`.
+    Plain,
+    /// claude-code's stream-json on stdout; remembers a failed `result` line.
+    ClaudeStream { reported: Option<ReportedError> },
+}
+
+impl Decoder {
+    fn for_adapter(adapter: Adapter) -> Self {
+        match adapter {
+            Adapter::Command => Self::Plain,
+            Adapter::ClaudeCode => Self::ClaudeStream { reported: None },
+        }
+    }
+
+    async fn write(&mut self, line: OutputLine, output: &mut RunOutput) {
+        match (self, line.stream) {
+            (Self::ClaudeStream { reported }, Stream::Stdout) => {
+                let (entries, error) = claude_stream::parse_line(&line.content);
+                for e in entries {
+                    output
+                        .push(Stream::Stdout, e.level, e.event, e.content)
+                        .await;
+                }
+                if error.is_some() {
+                    *reported = error;
+                }
+            }
+            (_, stream) => {
+                let level = if stream == Stream::Stderr {
+                    "error"
+                } else {
+                    "info"
+                };
+                output.push(stream, level, "output", line.content).await;
+            }
+        }
+    }
+
+    fn reported_error(&self) -> Option<&str> {
+        match self {
+            Self::ClaudeStream {
+                reported: Some(ReportedError(e)),
+            } => Some(e),
+            _ => None,
+        }
+    }
+}
+
+fn clip(text: &str) -> String {
+    match text.char_indices().nth(REPORTED_ERROR_CHARS) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_owned(),
     }
 }

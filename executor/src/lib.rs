@@ -2,22 +2,25 @@
 //!
 //! - [`Executor::process_next`] does one run, start to finish; [`Executor::run_until_stopped`]
 //!   only loops over it, with the concurrency caps and graceful shutdown.
+//! - `worker` is the loop: concurrency slots, the lost-run sweep, graceful shutdown.
 //! - [`lifecycle`] claims, renews and finishes runs, each by a conditional write.
 //! - `execute` runs one agent process to its end or its deadline.
 //! - [`output`] writes log entries and live frames with per-run sequence numbers.
 //! - [`cli`] builds command lines per CLI adapter.
+//! - [`claude_stream`] reads claude-code's stream-json output into log events.
 //! - [`runtime`] holds the container runtime adapters (local processes).
 //! - [`config`] holds the settings.
 
+pub mod claude_stream;
 pub mod cli;
 pub mod config;
 mod execute;
 pub mod lifecycle;
 pub mod output;
 pub mod runtime;
+mod worker;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use crewship_core::broadcast::BroadcastEvent;
 use crewship_core::ids::RunId;
@@ -26,8 +29,6 @@ use crewship_core::queue::{Delivery, QueueError};
 use crewship_core::run::RunStatus;
 use crewship_core::runtime::ContainerRuntime;
 use crewship_core::store::StoreError;
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 pub use config::ExecutorConfig;
@@ -117,8 +118,7 @@ impl Executor {
         };
         match run.status {
             RunStatus::Queued => {}
-            RunStatus::Running if self.lease_expired(&run) => {
-                self.finish_lost(&run_id).await?;
+            RunStatus::Running if self.lease_expired(&run) && self.finish_lost(&run_id).await? => {
                 self.ack(&delivery).await;
                 return Ok(Outcome::Lost { run_id });
             }
@@ -196,7 +196,12 @@ impl Executor {
 
         let finished =
             lifecycle::finish(ports, &run_id, ending, self.config.final_write_timeout).await?;
-        tracing::info!(status = %finished.status, exit_code = ?finished.exit_code, "run finished");
+        tracing::info!(
+            status = %finished.status,
+            exit_code = ?finished.exit_code,
+            error = ?finished.error_message,
+            "run finished"
+        );
         ports.broadcaster.publish(
             &finished.workspace_id,
             BroadcastEvent::RunFinished(finished.clone()),
@@ -213,19 +218,24 @@ impl Executor {
         run.lease.as_ref().is_none_or(|l| l.expires_at < now)
     }
 
-    async fn finish_lost(&self, id: &RunId) -> Result<(), ExecutorError> {
-        let run = lifecycle::finish(
+    /// Finishes a RUNNING run FAILED `executor lost`, unless its lease was renewed meanwhile
+    /// (its executor was only slow). Returns whether it did.
+    async fn finish_lost(&self, id: &RunId) -> Result<bool, ExecutorError> {
+        let (run, finished) = lifecycle::finish_if(
             &self.ports,
             id,
             Ending::failed(EXECUTOR_LOST),
             self.config.final_write_timeout,
+            |run| run.status == RunStatus::Running && self.lease_expired(run),
         )
         .await?;
-        tracing::warn!(run_id = %id, status = %run.status, "run of a lost executor finished");
-        self.ports
-            .broadcaster
-            .publish(&run.workspace_id.clone(), BroadcastEvent::RunFinished(run));
-        Ok(())
+        if finished {
+            tracing::warn!(run_id = %id, "run of a lost executor finished");
+            self.ports
+                .broadcaster
+                .publish(&run.workspace_id.clone(), BroadcastEvent::RunFinished(run));
+        }
+        Ok(finished)
     }
 
     /// Finishes every RUNNING run whose lease expired. Returns how many.
@@ -235,10 +245,13 @@ impl Executor {
             .runs
             .expired_leases(self.ports.clock.now())
             .await?;
+        let mut finished = 0;
         for run in &expired {
-            self.finish_lost(&run.id).await?;
+            if self.finish_lost(&run.id).await? {
+                finished += 1;
+            }
         }
-        Ok(expired.len())
+        Ok(finished)
     }
 
     async fn ack(&self, delivery: &Delivery) {
@@ -255,71 +268,6 @@ impl Executor {
             .await
         {
             tracing::warn!(error = %e, run_id = %delivery.run_id, "deferring failed");
-        }
-    }
-
-    /// Loops until `stop` fires: at most `max_concurrent_runs` runs at once, expired leases
-    /// swept now and then. On stop, takes no more work, gives running agents the shutdown
-    /// grace period, then stops them (their runs end FAILED, never left RUNNING).
-    pub async fn run_until_stopped(self: Arc<Self>, stop: CancellationToken) {
-        let slots = Arc::new(Semaphore::new(self.config.max_concurrent_runs.max(1)));
-        let kill = CancellationToken::new();
-        let mut tasks = JoinSet::new();
-        let mut backoff = Duration::from_millis(100);
-        let sweep_every = self.config.lease;
-        let mut next_sweep = tokio::time::Instant::now();
-        loop {
-            while tasks.try_join_next().is_some() {}
-            if tokio::time::Instant::now() >= next_sweep {
-                if let Err(e) = self.sweep_lost().await {
-                    tracing::warn!(error = %e, "sweeping lost runs failed");
-                }
-                next_sweep = tokio::time::Instant::now() + sweep_every;
-            }
-            let permit = tokio::select! {
-                p = slots.clone().acquire_owned() => p.expect("never closed"),
-                () = stop.cancelled() => break,
-            };
-            let received = tokio::select! {
-                r = self.ports.queue.receive(1, self.config.poll_wait) => r,
-                () = stop.cancelled() => break,
-            };
-            match received {
-                Ok(deliveries) => {
-                    backoff = Duration::from_millis(100);
-                    if let Some(delivery) = deliveries.into_iter().next() {
-                        let this = self.clone();
-                        let kill = kill.clone();
-                        tasks.spawn(async move {
-                            let _permit = permit;
-                            if let Err(e) = this.handle(delivery, kill).await {
-                                tracing::error!(error = %e, "handling a run failed; it will be redelivered");
-                            }
-                        });
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "queue receive failed; backing off");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
-                }
-            }
-        }
-        tracing::info!(
-            running = tasks.len(),
-            "executor stopping; letting running agents finish"
-        );
-        let grace = self.config.shutdown_grace;
-        if tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} })
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                running = tasks.len(),
-                "shutdown grace period over; stopping agents"
-            );
-            kill.cancel();
-            while tasks.join_next().await.is_some() {}
         }
     }
 }

@@ -57,7 +57,8 @@ pub async fn claim(
 }
 
 /// Renews a running run's lease (in the store and on its queue message) until `done` fires,
-/// and fires `cancel` when someone asks for the run to be cancelled. A failed renewal is
+/// and fires `cancel` when someone asks for the run to be cancelled or the run was finished
+/// by another writer. A failed renewal is
 /// logged and retried on the next beat.
 pub struct Heartbeat {
     pub ports: Ports,
@@ -83,7 +84,12 @@ impl Heartbeat {
             }
             let mut run = match self.ports.runs.get(id).await {
                 Ok(Some(run)) if run.status == RunStatus::Running => run,
-                Ok(_) => return,
+                Ok(_) => {
+                    // Someone else finished the run (e.g. it was swept as lost while this
+                    // executor could not renew): the agent must not keep running for nothing.
+                    self.cancel.cancel();
+                    return;
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, run_id = %id, "heartbeat could not read the run");
                     continue;
@@ -108,6 +114,21 @@ pub async fn finish(
     ending: Ending,
     timeout: Duration,
 ) -> Result<Run, StoreError> {
+    finish_if(ports, id, ending, timeout, |_| true)
+        .await
+        .map(|(run, _)| run)
+}
+
+/// Like [`finish`], but only while `still` holds for the run as read just before each
+/// conditional write (so the check and the write see the same version). Returns the stored
+/// run and whether this call finished it.
+pub async fn finish_if(
+    ports: &Ports,
+    id: &RunId,
+    ending: Ending,
+    timeout: Duration,
+    still: impl Fn(&Run) -> bool,
+) -> Result<(Run, bool), StoreError> {
     let attempt = async {
         loop {
             let mut run = ports
@@ -115,8 +136,8 @@ pub async fn finish(
                 .get(id)
                 .await?
                 .ok_or_else(|| StoreError::NotFound(id.clone()))?;
-            if run.status.is_terminal() {
-                return Ok(run);
+            if run.status.is_terminal() || !still(&run) {
+                return Ok((run, false));
             }
             let prev = run.status;
             run.finish(
@@ -126,7 +147,7 @@ pub async fn finish(
                 ports.clock.now(),
             );
             match ports.runs.update(&mut run, prev).await {
-                Ok(()) => return Ok(run),
+                Ok(()) => return Ok((run, true)),
                 Err(StoreError::Conflict { .. }) => continue,
                 Err(e) => return Err(e),
             }

@@ -1,5 +1,8 @@
 //! Where an agent's output goes: the log store and the workspace's live channel, in order, with
-//! a per-run sequence number.
+//! a per-run sequence number. Entries are buffered and written in batches (one `append` per
+//! batch), because one store round trip per line cannot keep up with a chatty agent; the
+//! caller flushes whenever the agent has nothing more ready, so a quiet agent's lines are not
+//! held back.
 
 use std::sync::Arc;
 
@@ -9,6 +12,9 @@ use crewship_core::log::{LogEntry, Stream};
 use crewship_core::logs::LogSink;
 use crewship_core::run::Run;
 
+/// Entries per `append` at most.
+pub const BATCH: usize = 256;
+
 pub struct RunOutput {
     logs: Arc<dyn LogSink>,
     broadcaster: Arc<dyn Broadcaster>,
@@ -16,6 +22,7 @@ pub struct RunOutput {
     template: LogEntry,
     agent_name: String,
     workspace: crewship_core::ids::WorkspaceId,
+    pending: Vec<LogEntry>,
 }
 
 impl RunOutput {
@@ -42,6 +49,7 @@ impl RunOutput {
             logs,
             broadcaster,
             clock,
+            pending: Vec::with_capacity(BATCH),
         }
     }
 
@@ -50,11 +58,10 @@ impl RunOutput {
         self.template.seq
     }
 
-    /// Writes one line. A log store failure is logged and the line still goes live: losing
-    /// the run over its log would be worse.
-    pub async fn line(&mut self, stream: Stream, level: &str, event: &str, content: String) {
+    /// Buffers one line; writes the batch once it is full.
+    pub async fn push(&mut self, stream: Stream, level: &str, event: &str, content: String) {
         self.template.seq += 1;
-        let entry = LogEntry {
+        self.pending.push(LogEntry {
             seq: self.template.seq,
             ts: self.clock.now(),
             stream,
@@ -62,17 +69,42 @@ impl RunOutput {
             event: event.to_owned(),
             content,
             ..self.template.clone()
-        };
-        if let Err(e) = self.logs.append(std::slice::from_ref(&entry)).await {
-            tracing::error!(error = %e, run_id = %entry.run_id, seq = entry.seq, "log append failed");
+        });
+        if self.pending.len() >= BATCH {
+            self.flush().await;
         }
-        self.broadcaster.publish(
-            &self.workspace,
-            BroadcastEvent::Log {
-                agent_name: self.agent_name.clone(),
-                entry,
-            },
-        );
+    }
+
+    /// Writes what is buffered to the log store, then to the live channel, in order. A log
+    /// store failure is logged and the lines still go live: losing the run over its log would
+    /// be worse.
+    pub async fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        if let Err(e) = self.logs.append(&self.pending).await {
+            tracing::error!(
+                error = %e,
+                run_id = %self.template.run_id,
+                lines = self.pending.len(),
+                "log append failed"
+            );
+        }
+        for entry in self.pending.drain(..) {
+            self.broadcaster.publish(
+                &self.workspace,
+                BroadcastEvent::Log {
+                    agent_name: self.agent_name.clone(),
+                    entry,
+                },
+            );
+        }
+    }
+
+    /// Writes one line at once.
+    pub async fn line(&mut self, stream: Stream, level: &str, event: &str, content: String) {
+        self.push(stream, level, event, content).await;
+        self.flush().await;
     }
 
     pub async fn system(&mut self, level: &str, content: String) {
