@@ -260,7 +260,19 @@ impl Executor {
         }
     }
 
+    /// Gives a message back for later. A run can wait on a cap for a long time, and every
+    /// receive counts towards the queue's dead-letter threshold (SQS `maxReceiveCount`), so a
+    /// message received more than once is replaced by a fresh copy (receive count 1) instead:
+    /// the copy is sent before the original is deleted, so the run is never without a message.
     async fn defer(&self, delivery: &Delivery) {
+        if delivery.receive_count > 1 {
+            match self.ports.queue.send(&delivery.run_id).await {
+                Ok(()) => return self.ack(delivery).await,
+                Err(e) => {
+                    tracing::warn!(error = %e, run_id = %delivery.run_id, "re-queueing a deferred run failed");
+                }
+            }
+        }
         if let Err(e) = self
             .ports
             .queue
