@@ -5,6 +5,7 @@
 //! - [`state`]: what every request can reach.
 //! - [`trigger`]: `POST /api/v1/webhooks/{crewId}/{agentId}/trigger` (SPEC §1).
 //! - [`monitor`]: runs, logs and cancellation (SPEC §5.1, §5.2).
+//! - [`ws`]: live runs over WebSocket (SPEC §5.3): the protocol, log replay, the local transport.
 //! - [`internal`]: the internal-token API (SPEC §6).
 //! - [`error`]: the JSON error type.
 
@@ -14,6 +15,7 @@ pub mod internal;
 pub mod monitor;
 pub mod state;
 pub mod trigger;
+pub mod ws;
 
 use axum::Json;
 use axum::Router;
@@ -22,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
-pub use config::{ApiToken, HandlerConfig, Prerequisites};
+pub use config::{ApiToken, HandlerConfig, Prerequisites, WsSettings};
 pub use state::AppState;
 
 use crate::error::ApiError;
@@ -52,6 +54,11 @@ pub fn router(state: AppState) -> Router {
                     "/api/v1/internal/agents/{agent}/webhook-secret",
                     get(internal::webhook_secret),
                 );
+            // Served here only where live events are in process; in the cloud, API Gateway
+            // WebSocket carries the same protocol.
+            if state.hub.is_some() {
+                router = router.route("/ws", get(ws::local::upgrade));
+            }
         }
     }
     router.fallback(not_found).with_state(state)
