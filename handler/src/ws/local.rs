@@ -41,7 +41,11 @@ pub async fn upgrade(
     };
     let session = match headers.get(header::AUTHORIZATION).filter(|v| !v.is_empty()) {
         None => Session::new(),
-        Some(value) => match value.to_str().ok().and_then(|h| bearer_workspace(&state, h)) {
+        Some(value) => match value
+            .to_str()
+            .ok()
+            .and_then(|h| bearer_workspace(&state, h))
+        {
             Some(workspace) => Session::authenticated(workspace),
             None => {
                 return ApiError::unauthorized("invalid_token", "the bearer token is not valid")
@@ -94,7 +98,10 @@ struct Connection {
 
 impl Connection {
     async fn run(mut self) {
-        tracing::debug!(authenticated = self.session.is_authenticated(), "websocket opened");
+        tracing::debug!(
+            authenticated = self.session.is_authenticated(),
+            "websocket opened"
+        );
         let auth_deadline = sleep(self.settings.auth_timeout);
         tokio::pin!(auth_deadline);
         loop {

@@ -173,7 +173,12 @@ impl Session {
         effects
     }
 
-    fn subscribe(&mut self, channel: String, run_id: Option<String>, after: Option<u64>) -> Vec<Effect> {
+    fn subscribe(
+        &mut self,
+        channel: String,
+        run_id: Option<String>,
+        after: Option<u64>,
+    ) -> Vec<Effect> {
         let Some(own) = self.workspace.clone() else {
             return self.refuse_unauthenticated();
         };
@@ -340,7 +345,13 @@ mod tests {
             [json!({"type": "subscribed", "channel": "workspace:a"})]
         );
         assert!(effects.contains(&Effect::Subscribe(ws("a"))));
-        for channel in ["workspace:b", "workspace:nope", "workspace:", "a", "workspace:a/../b"] {
+        for channel in [
+            "workspace:b",
+            "workspace:nope",
+            "workspace:",
+            "a",
+            "workspace:a/../b",
+        ] {
             let frame = json!({"type": "subscribe", "channel": channel}).to_string();
             let effects = s.handle_text(&frame, &tokens());
             assert_eq!(
@@ -373,7 +384,10 @@ mod tests {
         );
         let frame = r#"{"type":"subscribe","channel":"workspace:a","run_id":"run_1"}"#;
         let effects = s.handle_text(frame, &tokens());
-        assert!(matches!(effects.last(), Some(Effect::Replay { after: 0, .. })));
+        assert!(matches!(
+            effects.last(),
+            Some(Effect::Replay { after: 0, .. })
+        ));
     }
 
     #[test]
