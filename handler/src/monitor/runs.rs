@@ -1,6 +1,7 @@
 //! Runs: one, a page of an agent's, and cancellation.
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -49,9 +50,10 @@ pub async fn list_runs(
     State(state): State<AppState>,
     Caller(workspace): Caller,
     Path(agent): Path<String>,
-    Query(params): Query<ListParams>,
+    params: Result<Query<ListParams>, QueryRejection>,
 ) -> ApiResult<Response> {
     let agent = visible_agent(&state, &workspace, &agent).await?;
+    let Query(params) = params.map_err(bad_query)?;
     let limit = parse_limit(params.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
     let filter = RunFilter {
         trigger: match params.trigger.as_deref().filter(|t| !t.is_empty()) {
@@ -101,6 +103,11 @@ pub async fn list_runs(
         }
     }
     Ok(response)
+}
+
+/// A query string that does not parse (a repeated parameter, say): the JSON `400` of the API.
+pub fn bad_query(rejection: QueryRejection) -> ApiError {
+    ApiError::bad_request("invalid_parameter", rejection.body_text())
 }
 
 /// `limit` as an integer in `1..=max`, `default` when absent.
