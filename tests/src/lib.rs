@@ -3,6 +3,9 @@
 //!
 //! - [`Runner`]: one running binary, its base URL, captured output, stopped on drop.
 //! - [`sign`]: the `X-Signature` a sender computes.
+//! - [`ws`]: a WebSocket client for `/ws`.
+
+pub mod ws;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
