@@ -90,7 +90,7 @@ pub async fn list_runs(
         })?;
     let mut response = Json(page.items).into_response();
     if let Some(next) = page.next {
-        let mut query = format!("limit={limit}&cursor={next}");
+        let mut query = format!("limit={limit}&cursor={}", query_escape(&next));
         if let Some(t) = filter.trigger {
             query.push_str(&format!("&trigger={}", t.as_str()));
         }
@@ -103,6 +103,20 @@ pub async fn list_runs(
         }
     }
     Ok(response)
+}
+
+/// Percent-encodes all but RFC 3986's unreserved characters, so that any store's cursor
+/// (base64 included) survives the round trip through the `Link` header.
+fn query_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// A query string that does not parse (a repeated parameter, say): the JSON `400` of the API.
@@ -172,4 +186,16 @@ pub async fn cancel_run(
         "conflict",
         "the run kept changing while it was being cancelled; retry",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_escape;
+
+    #[test]
+    fn cursors_are_escaped_for_the_link_header() {
+        assert_eq!(query_escape("run_01ab-Z.~"), "run_01ab-Z.~");
+        assert_eq!(query_escape("a+b/c=="), "a%2Bb%2Fc%3D%3D");
+        assert_eq!(query_escape("x y>;"), "x%20y%3E%3B");
+    }
 }
