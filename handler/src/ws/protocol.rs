@@ -46,7 +46,9 @@ enum ClientFrame {
 pub enum Effect {
     /// Send this text frame to the client.
     Send(String),
-    /// Start delivering the workspace's live frames to this connection. Idempotent.
+    /// Start delivering the workspace's live frames to this connection. Idempotent. Comes
+    /// before the `subscribed` acknowledgement, so that nothing published after the client
+    /// read it can be missed.
     Subscribe(WorkspaceId),
     /// Stop delivering the workspace's frames. Idempotent.
     Unsubscribe(WorkspaceId),
@@ -202,9 +204,10 @@ impl Session {
             },
         };
         self.channels.insert(workspace.clone());
+        // The subscription first: once the client reads `subscribed`, no event may be missed.
         let mut effects = vec![
-            Effect::Send(json!({"type": "subscribed", "channel": channel}).to_string()),
             Effect::Subscribe(workspace.clone()),
+            Effect::Send(json!({"type": "subscribed", "channel": channel}).to_string()),
         ];
         if let Some((run_id, after)) = resume {
             effects.push(Effect::Replay {
@@ -371,16 +374,18 @@ mod tests {
         let mut s = Session::authenticated(ws("a"));
         let frame = r#"{"type":"subscribe","channel":"workspace:a","run_id":"run_1","after":7}"#;
         let effects = s.handle_text(frame, &tokens());
+        assert_eq!(effects[0], Effect::Subscribe(ws("a")));
         assert_eq!(
-            effects[1..],
-            [
-                Effect::Subscribe(ws("a")),
-                Effect::Replay {
-                    workspace: ws("a"),
-                    run_id: "run_1".parse().unwrap(),
-                    after: 7
-                }
-            ]
+            sent(&effects),
+            [json!({"type": "subscribed", "channel": "workspace:a"})]
+        );
+        assert_eq!(
+            effects[2..],
+            [Effect::Replay {
+                workspace: ws("a"),
+                run_id: "run_1".parse().unwrap(),
+                after: 7
+            }]
         );
         let frame = r#"{"type":"subscribe","channel":"workspace:a","run_id":"run_1"}"#;
         let effects = s.handle_text(frame, &tokens());

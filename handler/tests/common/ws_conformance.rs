@@ -64,6 +64,7 @@ macro_rules! ws_conformance_suite {
             ping_is_answered_with_pong,
             malformed_frames_get_an_error_and_the_connection_stays,
             live_frames_arrive_in_order_until_unsubscribed,
+            an_event_published_right_after_the_acknowledgement_is_delivered,
             failed_runs_are_run_failed_frames,
             resume_replays_stored_lines_after_seq_then_continues_live,
             resume_of_a_finished_run_ends_with_its_final_frame,
@@ -351,6 +352,18 @@ pub async fn live_frames_arrive_in_order_until_unsubscribed(t: &impl WsTransport
     let later = create_run(ports, &agent("a1", "c1", "ws"), RunStatus::Running).await;
     emit(ports, &later, 1).await;
     assert_quiet(&mut client).await;
+}
+
+/// `subscribed` promises the subscription is in place: an event published the moment the
+/// client reads it is not lost.
+pub async fn an_event_published_right_after_the_acknowledgement_is_delivered(t: &impl WsTransport) {
+    let run = create_run(t.ports(), &agent("a1", "c1", "ws"), RunStatus::Running).await;
+    for seq in 1..=20 {
+        let mut client = subscribed(t, TOKEN).await;
+        emit(t.ports(), &run, seq).await;
+        let got = frame(&mut client).await;
+        assert_eq!(log_seq(&got), seq, "{got}");
+    }
 }
 
 pub async fn failed_runs_are_run_failed_frames(t: &impl WsTransport) {
