@@ -27,6 +27,36 @@ pub struct HandlerConfig {
     pub secret_rotation_grace: Duration,
     /// The executor's run timeout: no agent may ask for a longer `timeout_secs`.
     pub run_timeout: Duration,
+    /// Limits and timers of the `/ws` endpoint (SPEC §5.3).
+    pub ws: WsSettings,
+}
+
+/// The WebSocket endpoint's limits and timers. The defaults are the contract's; tests shorten
+/// the timers.
+#[derive(Debug, Clone)]
+pub struct WsSettings {
+    /// How long an unauthenticated connection may wait before its `auth` frame.
+    pub auth_timeout: Duration,
+    /// Idle time after which the server sends a keep-alive ping.
+    pub keepalive: Duration,
+    /// Largest client message (and frame) accepted.
+    pub max_client_frame_bytes: usize,
+    /// Frames a subscriber may fall behind before it is disconnected as a slow consumer.
+    pub buffer_frames: usize,
+    /// How long one write to a client may take before the client counts as gone.
+    pub send_timeout: Duration,
+}
+
+impl Default for WsSettings {
+    fn default() -> Self {
+        Self {
+            auth_timeout: Duration::from_secs(10),
+            keepalive: Duration::from_secs(30),
+            max_client_frame_bytes: 64 * 1024,
+            buffer_frames: 1024,
+            send_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -56,6 +86,7 @@ impl HandlerConfig {
             prerequisites,
             secret_rotation_grace: DEFAULT_SECRET_ROTATION_GRACE,
             run_timeout: Duration::from_secs(600),
+            ws: WsSettings::default(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The internal API (SPEC §6), for trusted callers holding the internal token.
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use crewship_core::ids::AgentId;
@@ -42,9 +43,11 @@ pub async fn webhook_secret(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(agent): Path<String>,
-    Query(params): Query<SecretParams>,
+    params: Result<Query<SecretParams>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
+    // The token comes first: nothing about the request is answered without it.
     require_internal_token(&state, &headers)?;
+    let Query(params) = params.map_err(crate::monitor::bad_query)?;
     let not_found = || ApiError::not_found("no webhook secret for that agent");
     let id: AgentId = agent.parse().map_err(|_| not_found())?;
     let agent = state
@@ -57,6 +60,7 @@ pub async fn webhook_secret(
             params
                 .crew_id
                 .as_deref()
+                .filter(|crew| !crew.is_empty())
                 .is_none_or(|crew| a.crew_id.as_str() == crew)
         })
         .ok_or_else(not_found)?;

@@ -5,6 +5,7 @@
 //! - [`state`]: what every request can reach.
 //! - [`trigger`]: `POST /api/v1/webhooks/{crewId}/{agentId}/trigger` (SPEC §1).
 //! - [`monitor`]: runs, logs and cancellation (SPEC §5.1, §5.2).
+//! - [`ws`]: live runs over WebSocket (SPEC §5.3): the protocol, log replay, the local transport.
 //! - [`internal`]: the internal-token API (SPEC §6).
 //! - [`agents`]: agent management and webhook-secret rotation (SPEC §6).
 //! - [`error`]: the JSON error type.
@@ -16,6 +17,7 @@ pub mod internal;
 pub mod monitor;
 pub mod state;
 pub mod trigger;
+pub mod ws;
 
 use axum::Json;
 use axum::Router;
@@ -24,7 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde_json::json;
 
-pub use config::{ApiToken, HandlerConfig, Prerequisites};
+pub use config::{ApiToken, HandlerConfig, Prerequisites, WsSettings};
 pub use state::AppState;
 
 use crate::error::ApiError;
@@ -65,6 +67,11 @@ pub fn router(state: AppState) -> Router {
                     "/api/v1/agents/{agent}/webhook-secret/rotate",
                     post(agents::rotate_secret),
                 );
+            // Served here only where live events are in process; in the cloud, API Gateway
+            // WebSocket carries the same protocol.
+            if state.hub.is_some() {
+                router = router.route("/ws", get(ws::local::upgrade));
+            }
         }
     }
     router.fallback(not_found).with_state(state)

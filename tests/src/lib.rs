@@ -4,8 +4,10 @@
 //! - [`Runner`]: one running binary, its base URL, captured output, stopped on drop.
 //! - [`sign`]: the `X-Signature` a sender computes.
 //! - [`cli`]: the same binary's client subcommands, run as child processes.
+//! - [`ws`]: a WebSocket client for `/ws`.
 
 pub mod cli;
+pub mod ws;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};

@@ -11,6 +11,8 @@ use crate::ids::{RunId, WorkspaceId};
 /// A frame serialised once and shared by every subscriber.
 #[derive(Debug)]
 pub struct HubFrame {
+    /// `agent.log`, `run.started`, `run.completed` or `run.failed`.
+    pub frame_type: &'static str,
     pub run_id: Option<RunId>,
     pub seq: Option<u64>,
     pub json: String,
@@ -62,6 +64,7 @@ impl Broadcaster for Hub {
         };
         let (run_id, seq) = event.position();
         let frame = Arc::new(HubFrame {
+            frame_type: event.frame_type(),
             run_id: run_id.cloned(),
             seq,
             json: event.to_frame(workspace),

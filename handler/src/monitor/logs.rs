@@ -1,13 +1,14 @@
 //! `GET /api/v1/agents/{agentId}/logs` (SPEC §5.2).
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use crewship_core::ids::RunId;
 use crewship_core::log::LogEntry;
 use crewship_core::logs::LogQuery;
 use serde::Deserialize;
 
-use super::runs::parse_limit;
+use super::runs::{bad_query, parse_limit};
 use super::{Caller, visible_agent};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -23,15 +24,17 @@ pub async fn list_logs(
     State(state): State<AppState>,
     Caller(workspace): Caller,
     Path(agent): Path<String>,
-    Query(params): Query<LogParams>,
+    params: Result<Query<LogParams>, QueryRejection>,
 ) -> ApiResult<Json<Vec<LogEntry>>> {
     let agent = visible_agent(&state, &workspace, &agent).await?;
+    let Query(params) = params.map_err(bad_query)?;
     let limit = parse_limit(params.limit.as_deref(), 100, 1000)?;
     let run = match params.run_id.as_deref().filter(|r| !r.is_empty()) {
         None => None,
-        Some(r) => Some(r.parse::<RunId>().map_err(|_| {
-            ApiError::bad_request("invalid_parameter", "`run_id` is not a valid run id")
-        })?),
+        Some(r) => Some(
+            r.parse::<RunId>()
+                .map_err(|_| ApiError::not_found("no such run for this agent"))?,
+        ),
     };
     let after = match params.after.as_deref().filter(|a| !a.is_empty()) {
         None => None,
@@ -48,6 +51,19 @@ pub async fn list_logs(
             )
         })?),
     };
+    // A run of another agent (or workspace) is as absent here as anywhere else.
+    if let Some(run) = &run {
+        let owned = state
+            .ports
+            .runs
+            .get(run)
+            .await
+            .map_err(|e| ApiError::unavailable("run store", &e))?
+            .is_some_and(|r| r.agent_id == agent.id && r.workspace_id == workspace);
+        if !owned {
+            return Err(ApiError::not_found("no such run for this agent"));
+        }
+    }
     let query = LogQuery {
         agent: agent.id,
         run,

@@ -1,6 +1,7 @@
 //! Runs: one, a page of an agent's, and cancellation.
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -49,9 +50,10 @@ pub async fn list_runs(
     State(state): State<AppState>,
     Caller(workspace): Caller,
     Path(agent): Path<String>,
-    Query(params): Query<ListParams>,
+    params: Result<Query<ListParams>, QueryRejection>,
 ) -> ApiResult<Response> {
     let agent = visible_agent(&state, &workspace, &agent).await?;
+    let Query(params) = params.map_err(bad_query)?;
     let limit = parse_limit(params.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
     let filter = RunFilter {
         trigger: match params.trigger.as_deref().filter(|t| !t.is_empty()) {
@@ -88,7 +90,7 @@ pub async fn list_runs(
         })?;
     let mut response = Json(page.items).into_response();
     if let Some(next) = page.next {
-        let mut query = format!("limit={limit}&cursor={next}");
+        let mut query = format!("limit={limit}&cursor={}", query_escape(&next));
         if let Some(t) = filter.trigger {
             query.push_str(&format!("&trigger={}", t.as_str()));
         }
@@ -101,6 +103,25 @@ pub async fn list_runs(
         }
     }
     Ok(response)
+}
+
+/// Percent-encodes all but RFC 3986's unreserved characters, so that any store's cursor
+/// (base64 included) survives the round trip through the `Link` header.
+fn query_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A query string that does not parse (a repeated parameter, say): the JSON `400` of the API.
+pub fn bad_query(rejection: QueryRejection) -> ApiError {
+    ApiError::bad_request("invalid_parameter", rejection.body_text())
 }
 
 /// `limit` as an integer in `1..=max`, `default` when absent.
@@ -165,4 +186,16 @@ pub async fn cancel_run(
         "conflict",
         "the run kept changing while it was being cancelled; retry",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_escape;
+
+    #[test]
+    fn cursors_are_escaped_for_the_link_header() {
+        assert_eq!(query_escape("run_01ab-Z.~"), "run_01ab-Z.~");
+        assert_eq!(query_escape("a+b/c=="), "a%2Bb%2Fc%3D%3D");
+        assert_eq!(query_escape("x y>;"), "x%20y%3E%3B");
+    }
 }
