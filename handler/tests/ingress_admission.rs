@@ -15,8 +15,16 @@ fn assert_limited(response: &axum::http::Response<()>, limit: &str) {
     let retry: u64 = h["retry-after"].to_str().unwrap().parse().unwrap();
     assert!(retry >= 1);
     assert_eq!(h["ratelimit-limit"], limit);
-    h["ratelimit-remaining"].to_str().unwrap().parse::<u64>().unwrap();
-    h["ratelimit-reset"].to_str().unwrap().parse::<u64>().unwrap();
+    h["ratelimit-remaining"]
+        .to_str()
+        .unwrap()
+        .parse::<u64>()
+        .unwrap();
+    h["ratelimit-reset"]
+        .to_str()
+        .unwrap()
+        .parse::<u64>()
+        .unwrap();
 }
 
 #[tokio::test(start_paused = true)]
@@ -25,10 +33,17 @@ async fn the_rate_limit_answers_429_with_retry_after_and_ratelimit_headers() {
     limited.rate_limit_per_min = 2;
     let app = app_with(vec![limited], config());
     for n in 0..2 {
-        let (response, body) = send(&app, trigger_request("c1", "a1", &format!(r#"{{"n":{n}}}"#))).await;
+        let (response, body) = send(
+            &app,
+            trigger_request("c1", "a1", &format!(r#"{{"n":{n}}}"#)),
+        )
+        .await;
         assert_eq!(response.status(), 202, "{body}");
         assert_eq!(response.headers()["ratelimit-limit"], "2");
-        assert_eq!(response.headers()["ratelimit-remaining"], (1 - n).to_string());
+        assert_eq!(
+            response.headers()["ratelimit-remaining"],
+            (1 - n).to_string()
+        );
     }
     let (response, body) = send(&app, trigger_request("c1", "a1", r#"{"n":2}"#)).await;
     assert_limited(&response, "2");
@@ -55,7 +70,16 @@ async fn the_queued_cap_answers_429_and_releases_the_delivery_key() {
     assert_eq!(response.status(), 202);
     let with_key = |n: u32| {
         let body = format!(r#"{{"n":{}}}"#, n);
-        post("c1", "a1", &[("content-type", "application/json"), ("x-signature", &*sign(body.as_bytes())), ("idempotency-key", "k2")], body)
+        post(
+            "c1",
+            "a1",
+            &[
+                ("content-type", "application/json"),
+                ("x-signature", &*sign(body.as_bytes())),
+                ("idempotency-key", "k2"),
+            ],
+            body,
+        )
     };
     let (response, body) = send(&app, with_key(2)).await;
     assert_limited(&response, "600");
@@ -65,7 +89,11 @@ async fn the_queued_cap_answers_429_and_releases_the_delivery_key() {
     // Finish the queued run: the cap has room and the released key makes a fresh run.
     let mut run = runs_of(&app, "a1").await.remove(0);
     run.finish(RunStatus::Completed, Some(0), None, NOW);
-    app.memory.store.update(&mut run, RunStatus::Queued).await.unwrap();
+    app.memory
+        .store
+        .update(&mut run, RunStatus::Queued)
+        .await
+        .unwrap();
     let (response, body) = send(&app, with_key(2)).await;
     assert_eq!(response.status(), 202, "{body}");
     assert!(response.headers().get("idempotent-replayed").is_none());
@@ -75,12 +103,33 @@ async fn the_queued_cap_answers_429_and_releases_the_delivery_key() {
 async fn a_store_outage_is_503_and_records_nothing() {
     let (app, faults) = faulty_app();
     faults.fail_store(true);
-    let request = || post("c1", "a1", &[("content-type", "application/json"), ("x-signature", &*sign(b"{}")), ("idempotency-key", "k")], "{}");
+    let request = || {
+        post(
+            "c1",
+            "a1",
+            &[
+                ("content-type", "application/json"),
+                ("x-signature", &*sign(b"{}")),
+                ("idempotency-key", "k"),
+            ],
+            "{}",
+        )
+    };
     let (response, body) = send(&app, request()).await;
     assert_eq!(response.status(), 503);
     assert_eq!(body["error"], "unavailable");
-    assert!(response.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
-    assert!(!body["message"].as_str().unwrap().contains("injected"), "internals leaked");
+    assert!(
+        response.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    assert!(
+        !body["message"].as_str().unwrap().contains("injected"),
+        "internals leaked"
+    );
     assert!(runs_of(&app, "a1").await.is_empty());
     assert!(app.memory.queue.is_empty());
 
@@ -95,7 +144,18 @@ async fn a_store_outage_is_503_and_records_nothing() {
 async fn a_queue_outage_is_503_leaves_the_run_failed_and_releases_the_key() {
     let (app, faults) = faulty_app();
     faults.fail_queue(true);
-    let request = || post("c1", "a1", &[("content-type", "application/json"), ("x-signature", &*sign(b"{}")), ("idempotency-key", "k")], "{}");
+    let request = || {
+        post(
+            "c1",
+            "a1",
+            &[
+                ("content-type", "application/json"),
+                ("x-signature", &*sign(b"{}")),
+                ("idempotency-key", "k"),
+            ],
+            "{}",
+        )
+    };
     let (response, body) = send(&app, request()).await;
     assert_eq!(response.status(), 503);
     assert_eq!(body["error"], "unavailable");
@@ -116,6 +176,10 @@ async fn a_queue_outage_is_503_leaves_the_run_failed_and_releases_the_key() {
     assert_eq!(stored.status, RunStatus::Queued);
     assert_eq!(app.memory.queue.len(), 1);
     // No run is left QUEUED without a queue message.
-    let queued = runs_of(&app, "a1").await.into_iter().filter(|r| r.status == RunStatus::Queued).count();
+    let queued = runs_of(&app, "a1")
+        .await
+        .into_iter()
+        .filter(|r| r.status == RunStatus::Queued)
+        .count();
     assert_eq!(queued, 1);
 }

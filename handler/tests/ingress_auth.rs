@@ -113,16 +113,27 @@ async fn the_401_names_the_scheme_and_the_body_digest_but_nothing_of_the_secret(
     assert_eq!(json["error"], "invalid_credentials");
     let message = json["message"].as_str().unwrap();
     assert!(message.contains("X-Signature"), "{message}");
-    assert!(message.contains(&format!("{} bytes", body.len())), "{message}");
+    assert!(
+        message.contains(&format!("{} bytes", body.len())),
+        "{message}"
+    );
     assert!(message.contains(&digest), "{message}");
     let expected = sign(body.as_bytes());
     assert!(!message.contains(SECRET));
-    assert!(!message.contains(&expected[..16]), "the expected signature leaked");
+    assert!(
+        !message.contains(&expected[..16]),
+        "the expected signature leaked"
+    );
 
     let hub = format!("sha256={wrong}");
     let headers = [JSON, ("x-hub-signature-256", &*hub)];
     let (_, json) = send(&app, post("c1", "a1", &headers, body)).await;
-    assert!(json["message"].as_str().unwrap().contains("X-Hub-Signature-256"));
+    assert!(
+        json["message"]
+            .as_str()
+            .unwrap()
+            .contains("X-Hub-Signature-256")
+    );
 }
 
 #[tokio::test]
@@ -131,7 +142,11 @@ async fn hex_signatures_of_either_case_verify() {
     for (i, case) in ["lower", "upper"].into_iter().enumerate() {
         let body = format!(r#"{{"n":{i}}}"#);
         let sig = sign(body.as_bytes());
-        let sig = if case == "upper" { sig.to_uppercase() } else { sig };
+        let sig = if case == "upper" {
+            sig.to_uppercase()
+        } else {
+            sig
+        };
         let headers = [JSON, ("x-signature", &*sig)];
         let (response, json) = send(&app, post("c1", "a1", &headers, body)).await;
         assert_eq!(response.status(), 202, "{case}: {json}");
@@ -150,8 +165,10 @@ async fn x_signature_alone_is_checked_with_no_fallback_to_the_plaintext_secret()
     // A malformed (non-ASCII) X-Signature still counts as present.
     let request = {
         let mut r = post("c1", "a1", &[JSON, ("x-webhook-secret", SECRET)], "{}");
-        r.headers_mut()
-            .insert("x-signature", axum::http::HeaderValue::from_bytes(b"\xff\xfe").unwrap());
+        r.headers_mut().insert(
+            "x-signature",
+            axum::http::HeaderValue::from_bytes(b"\xff\xfe").unwrap(),
+        );
         r
     };
     let (response, _) = send(&app, request).await;
@@ -188,7 +205,10 @@ async fn timestamped_x_signature_signs_timestamp_dot_body() {
     let headers = [JSON, ("x-signature", &*sig), ("x-timestamp", &*ts)];
     let (response, json) = send(&app, post("c1", "a1", &headers, &body[..])).await;
     assert_eq!(response.status(), 202, "{json}");
-    assert_eq!(runs_of(&app, "a1").await[0].auth_scheme, AuthScheme::SignatureTimestamp);
+    assert_eq!(
+        runs_of(&app, "a1").await[0].auth_scheme,
+        AuthScheme::SignatureTimestamp
+    );
 }
 
 #[tokio::test]
@@ -196,7 +216,11 @@ async fn github_x_hub_signature_256_verifies() {
     let app = app();
     let body = br#"{"action":"opened"}"#;
     let hub = format!("sha256={}", sign(body));
-    let headers = [JSON, ("x-hub-signature-256", &*hub), ("x-github-event", "pull_request")];
+    let headers = [
+        JSON,
+        ("x-hub-signature-256", &*hub),
+        ("x-github-event", "pull_request"),
+    ];
     let (response, json) = send(&app, post("c1", "a1", &headers, &body[..])).await;
     assert_eq!(response.status(), 202, "{json}");
     let run = &runs_of(&app, "a1").await[0];
@@ -247,13 +271,34 @@ async fn standard_webhooks_needs_all_three_headers() {
     let ts = unix_now(&app);
     let sig = standard_signature(SECRET, "msg_c", &ts, b"{}");
     for (name, headers) in [
-        ("no id", vec![JSON, ("webhook-timestamp", &*ts), ("webhook-signature", &*sig)]),
-        ("no timestamp", vec![JSON, ("webhook-id", "msg_c"), ("webhook-signature", &*sig)]),
-        ("empty id", vec![JSON, ("webhook-id", ""), ("webhook-timestamp", &*ts), ("webhook-signature", &*sig)]),
+        (
+            "no id",
+            vec![
+                JSON,
+                ("webhook-timestamp", &*ts),
+                ("webhook-signature", &*sig),
+            ],
+        ),
+        (
+            "no timestamp",
+            vec![JSON, ("webhook-id", "msg_c"), ("webhook-signature", &*sig)],
+        ),
+        (
+            "empty id",
+            vec![
+                JSON,
+                ("webhook-id", ""),
+                ("webhook-timestamp", &*ts),
+                ("webhook-signature", &*sig),
+            ],
+        ),
     ] {
         let (response, body) = send(&app, post("c1", "a1", &headers, "{}")).await;
         assert_eq!(response.status(), 401, "{name}");
-        assert!(body["message"].as_str().unwrap().contains("webhook-id"), "{name}");
+        assert!(
+            body["message"].as_str().unwrap().contains("webhook-id"),
+            "{name}"
+        );
     }
 }
 
@@ -262,7 +307,12 @@ async fn standard_webhooks_timestamp_is_checked_like_x_timestamp() {
     let app = app();
     let ts = (unix_now(&app).parse::<i64>().unwrap() - 3600).to_string();
     let sig = standard_signature(SECRET, "msg_d", &ts, b"{}");
-    let headers = [JSON, ("webhook-id", "msg_d"), ("webhook-timestamp", &*ts), ("webhook-signature", &*sig)];
+    let headers = [
+        JSON,
+        ("webhook-id", "msg_d"),
+        ("webhook-timestamp", &*ts),
+        ("webhook-signature", &*sig),
+    ];
     let (response, body) = send(&app, post("c1", "nobody", &headers, "{}")).await;
     assert_eq!(response.status(), 400);
     assert_eq!(body["error"], "stale_timestamp");
@@ -274,9 +324,18 @@ async fn legacy_secret_works_before_the_sunset_with_deprecation_headers() {
     let headers = [JSON, ("x-webhook-secret", SECRET)];
     let (response, body) = send(&app, post("c1", "a1", &headers, "{}")).await;
     assert_eq!(response.status(), 202, "{body}");
-    assert_eq!(response.headers()["deprecation"], "version=\"X-Webhook-Secret\"");
-    assert_eq!(response.headers()["sunset"], "Thu, 31 Dec 2026 23:59:59 GMT");
-    assert_eq!(runs_of(&app, "a1").await[0].auth_scheme, AuthScheme::LegacySecret);
+    assert_eq!(
+        response.headers()["deprecation"],
+        "version=\"X-Webhook-Secret\""
+    );
+    assert_eq!(
+        response.headers()["sunset"],
+        "Thu, 31 Dec 2026 23:59:59 GMT"
+    );
+    assert_eq!(
+        runs_of(&app, "a1").await[0].auth_scheme,
+        AuthScheme::LegacySecret
+    );
 
     let headers = [JSON, ("x-webhook-secret", "wrong")];
     let (response, _) = send(&app, post("c1", "a1", &headers, "{}")).await;
@@ -293,7 +352,10 @@ async fn legacy_secret_is_refused_after_the_sunset_with_how_to_sign() {
     assert_eq!(response.status(), 401);
     assert_eq!(body["error"], "legacy_secret_retired");
     let message = body["message"].as_str().unwrap();
-    assert!(message.contains("X-Signature") && message.contains("HMAC-SHA256"), "{message}");
+    assert!(
+        message.contains("X-Signature") && message.contains("HMAC-SHA256"),
+        "{message}"
+    );
     assert!(app.memory.queue.is_empty());
 
     // The last second before the sunset still works.
@@ -310,7 +372,10 @@ async fn the_sunset_instant_is_configurable_and_announced() {
     let headers = [JSON, ("x-webhook-secret", SECRET)];
     let (response, _) = send(&app, post("c1", "a1", &headers, "{}")).await;
     assert_eq!(response.status(), 202);
-    assert_eq!(response.headers()["sunset"], "Tue, 01 Dec 2026 00:00:00 GMT");
+    assert_eq!(
+        response.headers()["sunset"],
+        "Tue, 01 Dec 2026 00:00:00 GMT"
+    );
     app.clock.set(datetime!(2026-12-01 00:00:01 UTC));
     let (response, _) = send(&app, post("c1", "a1", &headers, "{}")).await;
     assert_eq!(response.status(), 401);
@@ -319,14 +384,23 @@ async fn the_sunset_instant_is_configurable_and_announced() {
 #[tokio::test]
 async fn deprecation_headers_are_on_errors_after_legacy_authentication() {
     let app = app();
-    let cases: [(&[(&str, &str)], &str, u16); 2] = [
-        (&[("x-webhook-secret", SECRET), ("content-type", "text/plain")], "{}", 415),
+    /// Headers, body, expected status.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, u16);
+    let cases: [Case; 2] = [
+        (
+            &[("x-webhook-secret", SECRET), ("content-type", "text/plain")],
+            "{}",
+            415,
+        ),
         (&[("x-webhook-secret", SECRET), JSON], "[1]", 400),
     ];
     for (headers, body, status) in cases {
         let (response, json) = send(&app, post("c1", "a1", headers, body)).await;
         assert_eq!(response.status(), status, "{json}");
-        assert_eq!(response.headers()["deprecation"], "version=\"X-Webhook-Secret\"");
+        assert_eq!(
+            response.headers()["deprecation"],
+            "version=\"X-Webhook-Secret\""
+        );
         assert!(response.headers().contains_key("sunset"));
     }
 }
@@ -343,12 +417,20 @@ async fn require_timestamp_refuses_untimestamped_requests_after_authentication_o
     assert_eq!(body["error"], "timestamp_required");
     assert!(body["message"].as_str().unwrap().contains("X-Timestamp"));
     let hub = format!("sha256={}", sign(b"{}"));
-    let (response, _) = send(&app, post("c1", "a1", &[JSON, ("x-hub-signature-256", &*hub)], "{}")).await;
+    let (response, _) = send(
+        &app,
+        post("c1", "a1", &[JSON, ("x-hub-signature-256", &*hub)], "{}"),
+    )
+    .await;
     assert_eq!(response.status(), 400);
 
     // Unauthenticated: still 401, so the policy says nothing to a stranger.
     let wrong = hmac_hex("wrong", &[b"{}"]);
-    let (response, _) = send(&app, post("c1", "a1", &[JSON, ("x-signature", &*wrong)], "{}")).await;
+    let (response, _) = send(
+        &app,
+        post("c1", "a1", &[JSON, ("x-signature", &*wrong)], "{}"),
+    )
+    .await;
     assert_eq!(response.status(), 401);
 
     // Timestamped schemes pass.
@@ -358,7 +440,12 @@ async fn require_timestamp_refuses_untimestamped_requests_after_authentication_o
     let (response, body) = send(&app, post("c1", "a1", &headers, "{}")).await;
     assert_eq!(response.status(), 202, "{body}");
     let sw = standard_signature(SECRET, "msg_e", &ts, b"{}");
-    let headers = [JSON, ("webhook-id", "msg_e"), ("webhook-timestamp", &*ts), ("webhook-signature", &*sw)];
+    let headers = [
+        JSON,
+        ("webhook-id", "msg_e"),
+        ("webhook-timestamp", &*ts),
+        ("webhook-signature", &*sw),
+    ];
     let (response, body) = send(&app, post("c1", "a1", &headers, "{}")).await;
     assert_eq!(response.status(), 202, "{body}");
 }

@@ -2,8 +2,8 @@
 
 mod common;
 
-use axum::http::Request;
 use axum::body::Body;
+use axum::http::Request;
 use common::ingress::*;
 use common::*;
 
@@ -12,7 +12,10 @@ const JSON: (&str, &str) = ("content-type", "application/json");
 async fn accept(app: &App, request: Request<Body>) -> (String, bool) {
     let (response, body) = send(app, request).await;
     assert_eq!(response.status(), 202, "{body}");
-    let replayed = response.headers().get("idempotent-replayed").is_some_and(|v| v == "true");
+    let replayed = response
+        .headers()
+        .get("idempotent-replayed")
+        .is_some_and(|v| v == "true");
     (body["run_id"].as_str().unwrap().to_owned(), replayed)
 }
 
@@ -20,7 +23,11 @@ async fn accept(app: &App, request: Request<Body>) -> (String, bool) {
 async fn envelope_form_gives_event_and_source_from_the_body() {
     let app = app();
     let body = r#"{"event":"deploy","source":"ci","data":{"n":1}}"#;
-    let headers = [JSON, ("x-signature", &*sign(body.as_bytes())), ("x-github-event", "push")];
+    let headers = [
+        JSON,
+        ("x-signature", &*sign(body.as_bytes())),
+        ("x-github-event", "push"),
+    ];
     accept(&app, post("c1", "a1", &headers, body)).await;
     let run = &runs_of(&app, "a1").await[0];
     assert_eq!((run.event.as_str(), run.source.as_str()), ("deploy", "ci"));
@@ -36,10 +43,27 @@ async fn envelope_form_gives_event_and_source_from_the_body() {
 
 #[tokio::test]
 async fn raw_form_takes_event_and_source_from_sender_headers() {
-    let cases: [(&[(&str, &str)], &str, &str, &str); 4] = [
-        (&[("x-github-event", "pull_request")], r#"{"action":"opened","n":1}"#, "pull_request.opened", "github"),
-        (&[("x-github-event", "push")], r#"{"ref":"main"}"#, "push", "github"),
-        (&[("x-gitlab-event", "Merge Request Hook")], r#"{"object_kind":"mr"}"#, "Merge Request Hook", "gitlab"),
+    /// Sender headers, body, expected event, expected source.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str, &'a str);
+    let cases: [Case; 4] = [
+        (
+            &[("x-github-event", "pull_request")],
+            r#"{"action":"opened","n":1}"#,
+            "pull_request.opened",
+            "github",
+        ),
+        (
+            &[("x-github-event", "push")],
+            r#"{"ref":"main"}"#,
+            "push",
+            "github",
+        ),
+        (
+            &[("x-gitlab-event", "Merge Request Hook")],
+            r#"{"object_kind":"mr"}"#,
+            "Merge Request Hook",
+            "gitlab",
+        ),
         (&[], r#"{"anything":true}"#, "webhook", "unknown"),
     ];
     for (extra, body, event, source) in cases {
@@ -49,7 +73,11 @@ async fn raw_form_takes_event_and_source_from_sender_headers() {
         headers.extend_from_slice(extra);
         accept(&app, post("c1", "a1", &headers, body)).await;
         let run = &runs_of(&app, "a1").await[0];
-        assert_eq!((run.event.as_str(), run.source.as_str()), (event, source), "{body}");
+        assert_eq!(
+            (run.event.as_str(), run.source.as_str()),
+            (event, source),
+            "{body}"
+        );
         assert_eq!(run.payload.get(), body);
     }
 }
@@ -57,22 +85,47 @@ async fn raw_form_takes_event_and_source_from_sender_headers() {
 #[tokio::test]
 async fn a_replayed_delivery_id_answers_the_original_run_and_creates_nothing() {
     let app = app();
-    for header in ["idempotency-key", "webhook-id", "x-github-delivery", "x-delivery-id"] {
+    for header in [
+        "idempotency-key",
+        "webhook-id",
+        "x-github-delivery",
+        "x-delivery-id",
+    ] {
         let first_body = format!(r#"{{"h":"{header}","n":1}}"#);
         let second_body = format!(r#"{{"h":"{header}","n":2}}"#);
         let s1 = sign(first_body.as_bytes());
         let s2 = sign(second_body.as_bytes());
         let id = format!("delivery-{header}");
-        let (original, replayed) =
-            accept(&app, post("c1", "a1", &[JSON, ("x-signature", &*s1), (header, &*id)], first_body)).await;
+        let (original, replayed) = accept(
+            &app,
+            post(
+                "c1",
+                "a1",
+                &[JSON, ("x-signature", &*s1), (header, &*id)],
+                first_body,
+            ),
+        )
+        .await;
         assert!(!replayed);
         // A different body (so a different signature) with the same delivery id is a duplicate.
-        let request = post("c1", "a1", &[JSON, ("x-signature", &*s2), (header, &*id)], second_body);
+        let request = post(
+            "c1",
+            "a1",
+            &[JSON, ("x-signature", &*s2), (header, &*id)],
+            second_body,
+        );
         let (response, body) = send(&app, request).await;
         assert_eq!(response.status(), 202);
-        assert_eq!(response.headers()["idempotent-replayed"], "true", "{header}");
+        assert_eq!(
+            response.headers()["idempotent-replayed"],
+            "true",
+            "{header}"
+        );
         assert_eq!(body["run_id"], original.as_str());
-        assert_eq!(response.headers()["location"], format!("/api/v1/runs/{original}"));
+        assert_eq!(
+            response.headers()["location"],
+            format!("/api/v1/runs/{original}")
+        );
     }
     assert_eq!(runs_of(&app, "a1").await.len(), 4);
     assert_eq!(app.memory.queue.len(), 4);
@@ -83,14 +136,26 @@ async fn the_same_signature_is_a_duplicate_whatever_the_hex_case() {
     let app = app();
     let body = r#"{"same":"body"}"#;
     let sig = sign(body.as_bytes());
-    let (original, _) = accept(&app, post("c1", "a1", &[JSON, ("x-signature", &*sig)], body)).await;
+    let (original, _) = accept(
+        &app,
+        post("c1", "a1", &[JSON, ("x-signature", &*sig)], body),
+    )
+    .await;
     let upper = sig.to_uppercase();
-    let (again, replayed) = accept(&app, post("c1", "a1", &[JSON, ("x-signature", &*upper)], body)).await;
+    let (again, replayed) = accept(
+        &app,
+        post("c1", "a1", &[JSON, ("x-signature", &*upper)], body),
+    )
+    .await;
     assert!(replayed);
     assert_eq!(again, original);
     // The GitHub header carries the same MAC: the same delivery.
     let hub = format!("sha256={sig}");
-    let (again, replayed) = accept(&app, post("c1", "a1", &[JSON, ("x-hub-signature-256", &*hub)], body)).await;
+    let (again, replayed) = accept(
+        &app,
+        post("c1", "a1", &[JSON, ("x-hub-signature-256", &*hub)], body),
+    )
+    .await;
     assert!(replayed);
     assert_eq!(again, original);
     assert_eq!(runs_of(&app, "a1").await.len(), 1);
@@ -122,8 +187,15 @@ async fn identical_bodies_with_different_timestamps_are_different_deliveries() {
 
 #[tokio::test]
 async fn delivery_keys_are_scoped_to_the_agent() {
-    let app = app_with(vec![agent("a1", "c1", "ws"), agent("a2", "c1", "ws")], config());
-    let headers = [JSON, ("x-signature", &*sign(b"{}")), ("idempotency-key", "k")];
+    let app = app_with(
+        vec![agent("a1", "c1", "ws"), agent("a2", "c1", "ws")],
+        config(),
+    );
+    let headers = [
+        JSON,
+        ("x-signature", &*sign(b"{}")),
+        ("idempotency-key", "k"),
+    ];
     let (first, _) = accept(&app, post("c1", "a1", &headers, "{}")).await;
     let (second, replayed) = accept(&app, post("c1", "a2", &headers, "{}")).await;
     assert!(!replayed);
@@ -168,7 +240,8 @@ async fn the_default_dedup_window_is_24_hours() {
     app.clock.advance(time::Duration::hours(23));
     let (_, replayed) = accept(&app, trigger_request("c1", "a1", "{}")).await;
     assert!(replayed);
-    app.clock.advance(time::Duration::hours(1) + time::Duration::seconds(1));
+    app.clock
+        .advance(time::Duration::hours(1) + time::Duration::seconds(1));
     let (fresh, replayed) = accept(&app, trigger_request("c1", "a1", "{}")).await;
     assert!(!replayed);
     assert_ne!(fresh, first);

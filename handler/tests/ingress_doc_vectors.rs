@@ -42,7 +42,10 @@ fn vector() -> Vector {
 fn the_docs_print_the_vector_this_code_computes() {
     let doc = doc();
     let v = vector();
-    assert_eq!(v.signature, "5e1e7160fdb3458721e08026dec03b1099da65a8e2974371f36be6ce11b50e0f");
+    assert_eq!(
+        v.signature,
+        "5e1e7160fdb3458721e08026dec03b1099da65a8e2974371f36be6ce11b50e0f"
+    );
     for (what, value) in [
         ("X-Signature", &v.signature),
         ("timestamped X-Signature", &v.timestamped),
@@ -53,7 +56,10 @@ fn the_docs_print_the_vector_this_code_computes() {
         ("body", &DOC_BODY.to_owned()),
         ("body length", &format!("body ({} bytes)", DOC_BODY.len())),
     ] {
-        assert!(doc.contains(value.as_str()), "docs/webhooks.md lacks the {what} {value}");
+        assert!(
+            doc.contains(value.as_str()),
+            "docs/webhooks.md lacks the {what} {value}"
+        );
     }
 }
 
@@ -69,13 +75,36 @@ async fn the_server_accepts_every_documented_example() {
     let hub = format!("sha256={}", v.signature);
     let cases: [(&str, Vec<(&str, &str)>); 4] = [
         ("X-Signature", vec![json, ("x-signature", &v.signature)]),
-        ("timestamped", vec![json, ("x-timestamp", DOC_TS), ("x-signature", &v.timestamped)]),
-        ("Standard Webhooks", vec![json, ("webhook-id", DOC_ID), ("webhook-timestamp", DOC_TS), ("webhook-signature", &v.standard)]),
-        ("GitHub", vec![json, ("x-hub-signature-256", &hub), ("idempotency-key", "gh")]),
+        (
+            "timestamped",
+            vec![
+                json,
+                ("x-timestamp", DOC_TS),
+                ("x-signature", &v.timestamped),
+            ],
+        ),
+        (
+            "Standard Webhooks",
+            vec![
+                json,
+                ("webhook-id", DOC_ID),
+                ("webhook-timestamp", DOC_TS),
+                ("webhook-signature", &v.standard),
+            ],
+        ),
+        (
+            "GitHub",
+            vec![
+                json,
+                ("x-hub-signature-256", &hub),
+                ("idempotency-key", "gh"),
+            ],
+        ),
     ];
     let mut first = None;
     for (name, headers) in cases {
-        let (response, body) = send(&app, post("crew_demo", "agent_echo", &headers, DOC_BODY)).await;
+        let (response, body) =
+            send(&app, post("crew_demo", "agent_echo", &headers, DOC_BODY)).await;
         assert_eq!(response.status(), 202, "{name}: {body}");
         // The GitHub case carries the same MAC as the first: the documented dedup consequence.
         if name == "GitHub" {
@@ -91,5 +120,8 @@ async fn the_server_accepts_every_documented_example() {
     let (response, body) = send(&app, post("crew_demo", "agent_echo", &headers, DOC_BODY)).await;
     assert_eq!(response.status(), 401);
     let message = body["message"].as_str().unwrap();
-    assert!(message.contains(&v.body_sha256) && message.contains("54 bytes"), "{message}");
+    assert!(
+        message.contains(&v.body_sha256) && message.contains("54 bytes"),
+        "{message}"
+    );
 }

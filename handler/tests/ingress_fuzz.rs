@@ -3,8 +3,8 @@
 
 mod common;
 
-use axum::http::{HeaderName, HeaderValue, Request};
 use axum::body::Body;
+use axum::http::{HeaderName, HeaderValue, Request};
 use common::ingress::*;
 use common::*;
 use proptest::prelude::*;
@@ -34,7 +34,8 @@ fn header_value() -> impl Strategy<Value = Vec<u8>> {
         "[0-9a-fA-F]{0,70}".prop_map(String::into_bytes),
         "[0-9+. -]{0,25}".prop_map(String::into_bytes),
         "(sha256=|v1,)[A-Za-z0-9+/=]{0,90}( v1,[A-Za-z0-9+/=]{0,50})?".prop_map(String::into_bytes),
-        "(application/(json|[a-z.]+\\+json)|text/plain)(; charset=utf-8)?".prop_map(String::into_bytes),
+        "(application/(json|[a-z.]+\\+json)|text/plain)(; charset=utf-8)?"
+            .prop_map(String::into_bytes),
         // Anything a header value may hold at all.
         proptest::collection::vec(any::<u8>(), 0..80),
     ]
@@ -48,7 +49,11 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn path_segment() -> impl Strategy<Value = String> {
-    prop_oneof![Just("a1".to_owned()), Just("b1".to_owned()), "[a-zA-Z0-9%_-]{1,12}"]
+    prop_oneof![
+        Just("a1".to_owned()),
+        Just("b1".to_owned()),
+        "[a-zA-Z0-9%_-]{1,12}"
+    ]
 }
 
 proptest! {

@@ -59,7 +59,12 @@ async fn secrets_signatures_and_bodies_never_appear_in_the_logs() {
         vec![json, ("x-signature", &ts_sig), ("x-timestamp", &ts)],
         vec![json, ("x-signature", &ts_sig), ("x-timestamp", "12x")],
         vec![json, ("x-hub-signature-256", &hub)],
-        vec![json, ("webhook-id", "msg_log"), ("webhook-timestamp", &ts), ("webhook-signature", &sw)],
+        vec![
+            json,
+            ("webhook-id", "msg_log"),
+            ("webhook-timestamp", &ts),
+            ("webhook-signature", &sw),
+        ],
         vec![json, ("x-webhook-secret", SECRET), ("x-delivery-id", "d-1")],
         vec![json, ("x-webhook-secret", "not-the-secret")],
         vec![("content-type", "text/plain"), ("x-webhook-secret", SECRET)],
@@ -98,6 +103,9 @@ async fn secrets_signatures_and_bodies_never_appear_in_the_logs() {
         ("the Standard Webhooks signature", &sw[3..]),
         ("the body", MARKER),
     ] {
-        assert!(!logs.contains(needle), "{what} appears in the logs:\n{logs}");
+        assert!(
+            !logs.contains(needle),
+            "{what} appears in the logs:\n{logs}"
+        );
     }
 }

@@ -47,13 +47,17 @@ async fn streamed_body_growing_past_the_limit_is_413_not_truncated() {
     config.body_limit_bytes = 100;
     let app = app_with(vec![agent("a1", "c1", "ws")], config);
     // Chunks without a Content-Length: the limit is found only while reading.
-    let chunks: Vec<Result<Bytes, std::io::Error>> =
-        (0..10).map(|_| Ok(Bytes::from_static(b"{\"data\":\"xxxxxxxxxxxxx\"}"))).collect();
+    let chunks: Vec<Result<Bytes, std::io::Error>> = (0..10)
+        .map(|_| Ok(Bytes::from_static(b"{\"data\":\"xxxxxxxxxxxxx\"}")))
+        .collect();
     let body = Body::from_stream(futures_util::stream::iter(chunks));
     let request = post(
         "c1",
         "a1",
-        &[("content-type", "application/json"), ("x-signature", &sign(b"{}"))],
+        &[
+            ("content-type", "application/json"),
+            ("x-signature", &sign(b"{}")),
+        ],
         body,
     );
     assert!(request.headers().get("content-length").is_none());
@@ -120,7 +124,12 @@ async fn empty_header_values_count_as_absent() {
 #[tokio::test]
 async fn non_json_content_type_is_415_naming_the_expected_type() {
     let app = app();
-    for content_type in [None, Some("text/plain"), Some("application/x-www-form-urlencoded"), Some("application/jsonx")] {
+    for content_type in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        Some("application/jsonx"),
+    ] {
         let sig = sign(b"{}");
         let mut headers = vec![("x-signature", sig.as_str())];
         if let Some(ct) = content_type {
@@ -129,7 +138,12 @@ async fn non_json_content_type_is_415_naming_the_expected_type() {
         let (response, body) = send(&app, post("c1", "a1", &headers, "{}")).await;
         assert_eq!(response.status(), 415, "{content_type:?}");
         assert_eq!(body["error"], "unsupported_media_type");
-        assert!(body["message"].as_str().unwrap().contains("application/json"));
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("application/json")
+        );
     }
     assert!(app.memory.queue.is_empty());
 }
@@ -146,7 +160,10 @@ async fn json_content_types_with_parameters_and_suffixes_are_accepted() {
     ] {
         let body = format!(r#"{{"event":"{content_type}"}}"#);
         let sig = sign(body.as_bytes());
-        let headers = [("x-signature", sig.as_str()), ("content-type", content_type)];
+        let headers = [
+            ("x-signature", sig.as_str()),
+            ("content-type", content_type),
+        ];
         let (response, json) = send(&app, post("c1", "a1", &headers, body.clone())).await;
         assert_eq!(response.status(), 202, "{content_type}: {json}");
     }
@@ -187,8 +204,11 @@ async fn malformed_payloads_are_400_invalid_payload() {
     }
     assert!(runs_of(&app, "a1").await.is_empty());
     // Null event/source count as absent.
-    let (response, json) =
-        send(&app, trigger_request("c1", "a1", r#"{"event":null,"source":null}"#)).await;
+    let (response, json) = send(
+        &app,
+        trigger_request("c1", "a1", r#"{"event":null,"source":null}"#),
+    )
+    .await;
     assert_eq!(response.status(), 202, "{json}");
 }
 

@@ -12,7 +12,12 @@ use crewship_core::store::{RunFilter, RunStore};
 use super::{App, SECRET};
 
 /// A trigger request with the given headers and body (nothing added).
-pub fn post(crew: &str, agent: &str, headers: &[(&str, &str)], body: impl Into<Body>) -> Request<Body> {
+pub fn post(
+    crew: &str,
+    agent: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Body>,
+) -> Request<Body> {
     let mut builder = Request::post(format!("/api/v1/webhooks/{crew}/{agent}/trigger"));
     for (name, value) in headers {
         builder = builder.header(*name, *value);
@@ -32,8 +37,14 @@ pub fn sign_timestamped(ts: &str, body: &[u8]) -> String {
 
 /// A Standard Webhooks `v1,<base64>` signature of `"<id>.<ts>.<body>"` with `secret`.
 pub fn standard_signature(secret: &str, id: &str, ts: &str, body: &[u8]) -> String {
-    let tag = hmac_sha256(secret.as_bytes(), &[id.as_bytes(), b".", ts.as_bytes(), b".", body]);
-    format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(tag))
+    let tag = hmac_sha256(
+        secret.as_bytes(),
+        &[id.as_bytes(), b".", ts.as_bytes(), b".", body],
+    );
+    format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(tag)
+    )
 }
 
 /// The clock's current Unix time, as a sender would put it in a timestamp header.
