@@ -10,7 +10,7 @@ use crewship_core::secret::Secret;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-const DOC_SECRET: &str = "example-secret-0123456789";
+const DOC_SECRET: &str = "doc-example-secret-0123456789abcdef";
 const DOC_BODY: &str = r#"{"event":"deploy","source":"ci","data":{"env":"prod"}}"#;
 const DOC_TS: &str = "1767225600";
 const DOC_ID: &str = "msg_2Lz1";
@@ -44,7 +44,7 @@ fn the_docs_print_the_vector_this_code_computes() {
     let v = vector();
     assert_eq!(
         v.signature,
-        "5e1e7160fdb3458721e08026dec03b1099da65a8e2974371f36be6ce11b50e0f"
+        "1d179cb42de243ce1641dcaeb0d7d76cbf717ca8f79b5ddd77ecc76909062bd9"
     );
     for (what, value) in [
         ("X-Signature", &v.signature),
