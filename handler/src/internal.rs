@@ -1,13 +1,14 @@
 //! The internal API (SPEC §6), for trusted callers holding the internal token.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use crewship_core::ids::AgentId;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonPath, JsonQuery};
 use crate::state::AppState;
 
 /// Checks `X-Internal-Token` in constant time; `403` when missing or wrong.
@@ -41,8 +42,8 @@ pub struct SecretParams {
 pub async fn webhook_secret(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(agent): Path<String>,
-    Query(params): Query<SecretParams>,
+    JsonPath(agent): JsonPath<String>,
+    JsonQuery(params): JsonQuery<SecretParams>,
 ) -> ApiResult<Json<Value>> {
     require_internal_token(&state, &headers)?;
     let not_found = || ApiError::not_found("no webhook secret for that agent");

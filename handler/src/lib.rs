@@ -7,9 +7,11 @@
 //! - [`monitor`]: runs, logs and cancellation (SPEC §5.1, §5.2).
 //! - [`internal`]: the internal-token API (SPEC §6).
 //! - [`error`]: the JSON error type.
+//! - [`extract`]: path and query extractors that reject with that JSON error.
 
 pub mod config;
 pub mod error;
+pub mod extract;
 pub mod internal;
 pub mod monitor;
 pub mod state;

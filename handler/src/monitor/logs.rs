@@ -1,7 +1,7 @@
 //! `GET /api/v1/agents/{agentId}/logs` (SPEC §5.2).
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use crewship_core::ids::RunId;
 use crewship_core::log::LogEntry;
 use crewship_core::logs::LogQuery;
@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::runs::parse_limit;
 use super::{Caller, visible_agent};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonPath, JsonQuery};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -22,8 +23,8 @@ pub struct LogParams {
 pub async fn list_logs(
     State(state): State<AppState>,
     Caller(workspace): Caller,
-    Path(agent): Path<String>,
-    Query(params): Query<LogParams>,
+    JsonPath(agent): JsonPath<String>,
+    JsonQuery(params): JsonQuery<LogParams>,
 ) -> ApiResult<Json<Vec<LogEntry>>> {
     let agent = visible_agent(&state, &workspace, &agent).await?;
     let limit = parse_limit(params.limit.as_deref(), 100, 1000)?;

@@ -1,7 +1,7 @@
 //! Runs: one, a page of an agent's, and cancellation.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use crewship_core::ids::{RunId, WorkspaceId};
@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::{Caller, visible_agent};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonPath, JsonQuery};
 use crate::state::AppState;
 
 const DEFAULT_LIMIT: usize = 50;
@@ -32,7 +33,7 @@ async fn visible_run(state: &AppState, workspace: &WorkspaceId, id: &str) -> Api
 pub async fn get_run(
     State(state): State<AppState>,
     Caller(workspace): Caller,
-    Path(id): Path<String>,
+    JsonPath(id): JsonPath<String>,
 ) -> ApiResult<Json<Run>> {
     visible_run(&state, &workspace, &id).await.map(Json)
 }
@@ -48,8 +49,8 @@ pub struct ListParams {
 pub async fn list_runs(
     State(state): State<AppState>,
     Caller(workspace): Caller,
-    Path(agent): Path<String>,
-    Query(params): Query<ListParams>,
+    JsonPath(agent): JsonPath<String>,
+    JsonQuery(params): JsonQuery<ListParams>,
 ) -> ApiResult<Response> {
     let agent = visible_agent(&state, &workspace, &agent).await?;
     let limit = parse_limit(params.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
@@ -126,7 +127,7 @@ pub fn parse_limit(raw: Option<&str>, default: usize, max: usize) -> ApiResult<u
 pub async fn cancel_run(
     State(state): State<AppState>,
     Caller(workspace): Caller,
-    Path(id): Path<String>,
+    JsonPath(id): JsonPath<String>,
 ) -> ApiResult<Response> {
     for _ in 0..5 {
         let mut run = visible_run(&state, &workspace, &id).await?;

@@ -28,6 +28,9 @@ fn credential_header(headers: &HeaderMap, name: &str) -> Option<String> {
 
 /// The credential to check: the first present of `X-Signature`, `X-Hub-Signature-256`,
 /// `webhook-signature`, `X-Webhook-Secret`, alone. `Ok(None)` when there is none.
+///
+/// Every HMAC scheme is keyed by the bytes of the agent's secret string. Standard Webhooks
+/// libraries take that key written as `whsec_` + base64(secret bytes); docs/webhooks.md says so.
 pub fn select(headers: &HeaderMap) -> Result<Option<Credential>, ApiError> {
     if let Some(sig) = credential_header(headers, "x-signature") {
         let timestamp = credential_header(headers, "x-timestamp");
