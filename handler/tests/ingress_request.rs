@@ -224,3 +224,44 @@ async fn a_path_segment_that_is_not_utf8_gets_a_json_401() {
     assert_eq!(response.status(), 401);
     assert_eq!(body["error"], "invalid_credentials");
 }
+
+#[tokio::test]
+async fn checks_run_in_the_documented_order() {
+    let mut config = config();
+    config.body_limit_bytes = 10;
+    let app = app_with(vec![agent("a1", "c1", "ws")], config);
+    let big = r#"{"data":"0123456789"}"#;
+    // Size (3) before credentials (4).
+    let (response, _) = send(
+        &app,
+        post("c1", "a1", &[("content-type", "text/plain")], big),
+    )
+    .await;
+    assert_eq!(response.status(), 413);
+    // Credentials (4) before content type (8).
+    let (response, _) = send(
+        &app,
+        post("c1", "a1", &[("content-type", "text/plain")], "{}"),
+    )
+    .await;
+    assert_eq!(response.status(), 401);
+    // Timestamp (5) before authentication (6).
+    let headers = [("x-signature", "00"), ("x-timestamp", "nope")];
+    let (response, body) = send(&app, post("c1", "a1", &headers, "{}")).await;
+    assert_eq!(
+        (response.status().as_u16(), body["error"].as_str()),
+        (400, Some("invalid_timestamp"))
+    );
+    // Authentication (6) before content type (8) and payload (9).
+    let headers = [("x-signature", "00"), ("content-type", "text/plain")];
+    let (response, _) = send(&app, post("c1", "a1", &headers, "[")).await;
+    assert_eq!(response.status(), 401);
+    // Content type (8) before payload (9).
+    let sig = sign(b"[");
+    let headers = [
+        ("x-signature", sig.as_str()),
+        ("content-type", "text/plain"),
+    ];
+    let (response, _) = send(&app, post("c1", "a1", &headers, "[")).await;
+    assert_eq!(response.status(), 415);
+}
