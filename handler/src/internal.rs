@@ -1,14 +1,14 @@
 //! The internal API (SPEC §6), for trusted callers holding the internal token.
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use crewship_core::ids::AgentId;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonPath, JsonQuery};
 use crate::state::AppState;
 
 /// Checks `X-Internal-Token` in constant time; `403` when missing or wrong.
@@ -42,12 +42,12 @@ pub struct SecretParams {
 pub async fn webhook_secret(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(agent): Path<String>,
-    params: Result<Query<SecretParams>, QueryRejection>,
+    JsonPath(agent): JsonPath<String>,
+    params: Result<JsonQuery<SecretParams>, ApiError>,
 ) -> ApiResult<Json<Value>> {
     // The token comes first: nothing about the request is answered without it.
     require_internal_token(&state, &headers)?;
-    let Query(params) = params.map_err(crate::monitor::bad_query)?;
+    let JsonQuery(params) = params?;
     let not_found = || ApiError::not_found("no webhook secret for that agent");
     let id: AgentId = agent.parse().map_err(|_| not_found())?;
     let agent = state

@@ -9,10 +9,12 @@
 //! - [`internal`]: the internal-token API (SPEC §6).
 //! - [`agents`]: agent management and webhook-secret rotation (SPEC §6).
 //! - [`error`]: the JSON error type.
+//! - [`extract`]: path and query extractors that reject with that JSON error.
 
 pub mod agents;
 pub mod config;
 pub mod error;
+pub mod extract;
 pub mod internal;
 pub mod monitor;
 pub mod state;

@@ -1,16 +1,16 @@
 //! `GET /api/v1/agents/{agentId}/logs` (SPEC §5.2).
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use crewship_core::ids::RunId;
 use crewship_core::log::LogEntry;
 use crewship_core::logs::LogQuery;
 use serde::Deserialize;
 
-use super::runs::{bad_query, parse_limit};
+use super::runs::parse_limit;
 use super::{Caller, visible_agent};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonPath, JsonQuery};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -23,11 +23,11 @@ pub struct LogParams {
 pub async fn list_logs(
     State(state): State<AppState>,
     Caller(workspace): Caller,
-    Path(agent): Path<String>,
-    params: Result<Query<LogParams>, QueryRejection>,
+    JsonPath(agent): JsonPath<String>,
+    params: Result<JsonQuery<LogParams>, ApiError>,
 ) -> ApiResult<Json<Vec<LogEntry>>> {
     let agent = visible_agent(&state, &workspace, &agent).await?;
-    let Query(params) = params.map_err(bad_query)?;
+    let JsonQuery(params) = params?;
     let limit = parse_limit(params.limit.as_deref(), 100, 1000)?;
     let run = match params.run_id.as_deref().filter(|r| !r.is_empty()) {
         None => None,

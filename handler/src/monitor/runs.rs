@@ -1,8 +1,7 @@
 //! Runs: one, a page of an agent's, and cancellation.
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use crewship_core::ids::{RunId, WorkspaceId};
@@ -12,6 +11,7 @@ use serde::Deserialize;
 
 use super::{Caller, visible_agent};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonPath, JsonQuery};
 use crate::state::AppState;
 
 const DEFAULT_LIMIT: usize = 50;
@@ -33,7 +33,7 @@ async fn visible_run(state: &AppState, workspace: &WorkspaceId, id: &str) -> Api
 pub async fn get_run(
     State(state): State<AppState>,
     Caller(workspace): Caller,
-    Path(id): Path<String>,
+    JsonPath(id): JsonPath<String>,
 ) -> ApiResult<Json<Run>> {
     visible_run(&state, &workspace, &id).await.map(Json)
 }
@@ -49,11 +49,11 @@ pub struct ListParams {
 pub async fn list_runs(
     State(state): State<AppState>,
     Caller(workspace): Caller,
-    Path(agent): Path<String>,
-    params: Result<Query<ListParams>, QueryRejection>,
+    JsonPath(agent): JsonPath<String>,
+    params: Result<JsonQuery<ListParams>, ApiError>,
 ) -> ApiResult<Response> {
     let agent = visible_agent(&state, &workspace, &agent).await?;
-    let Query(params) = params.map_err(bad_query)?;
+    let JsonQuery(params) = params?;
     let limit = parse_limit(params.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
     let filter = RunFilter {
         trigger: match params.trigger.as_deref().filter(|t| !t.is_empty()) {
@@ -119,11 +119,6 @@ fn query_escape(value: &str) -> String {
     out
 }
 
-/// A query string that does not parse (a repeated parameter, say): the JSON `400` of the API.
-pub fn bad_query(rejection: QueryRejection) -> ApiError {
-    ApiError::bad_request("invalid_parameter", rejection.body_text())
-}
-
 /// `limit` as an integer in `1..=max`, `default` when absent.
 pub fn parse_limit(raw: Option<&str>, default: usize, max: usize) -> ApiResult<usize> {
     match raw.filter(|s| !s.is_empty()) {
@@ -147,7 +142,7 @@ pub fn parse_limit(raw: Option<&str>, default: usize, max: usize) -> ApiResult<u
 pub async fn cancel_run(
     State(state): State<AppState>,
     Caller(workspace): Caller,
-    Path(id): Path<String>,
+    JsonPath(id): JsonPath<String>,
 ) -> ApiResult<Response> {
     for _ in 0..5 {
         let mut run = visible_run(&state, &workspace, &id).await?;

@@ -16,22 +16,33 @@ pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
+/// A credential header's value, `None` only when absent or empty. Bytes that are not visible
+/// ASCII are kept (lossily decoded) so that a malformed header still counts as present: it then
+/// fails verification instead of letting a lower-precedence header be checked in its place.
+fn credential_header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .filter(|v| !v.is_empty())
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+}
+
 /// The credential to check: the first present of `X-Signature`, `X-Hub-Signature-256`,
 /// `webhook-signature`, `X-Webhook-Secret`, alone. `Ok(None)` when there is none.
+///
+/// Every HMAC scheme is keyed by the bytes of the agent's secret string. Standard Webhooks
+/// libraries take that key written as `whsec_` + base64(secret bytes); docs/webhooks.md says so.
 pub fn select(headers: &HeaderMap) -> Result<Option<Credential>, ApiError> {
-    if let Some(sig) = header(headers, "x-signature") {
-        return Ok(Some(Credential::signature(
-            sig,
-            header(headers, "x-timestamp"),
-        )));
+    if let Some(sig) = credential_header(headers, "x-signature") {
+        let timestamp = credential_header(headers, "x-timestamp");
+        return Ok(Some(Credential::signature(&sig, timestamp.as_deref())));
     }
-    if let Some(sig) = header(headers, "x-hub-signature-256") {
-        return Ok(Some(Credential::github(sig)));
+    if let Some(sig) = credential_header(headers, "x-hub-signature-256") {
+        return Ok(Some(Credential::github(&sig)));
     }
-    if let Some(sigs) = header(headers, "webhook-signature") {
+    if let Some(sigs) = credential_header(headers, "webhook-signature") {
         let (Some(id), Some(ts)) = (
-            header(headers, "webhook-id"),
-            header(headers, "webhook-timestamp"),
+            credential_header(headers, "webhook-id"),
+            credential_header(headers, "webhook-timestamp"),
         ) else {
             return Err(ApiError::unauthorized(
                 "invalid_credentials",
@@ -39,14 +50,9 @@ pub fn select(headers: &HeaderMap) -> Result<Option<Credential>, ApiError> {
                  webhook-timestamp and webhook-signature",
             ));
         };
-        return Ok(Some(Credential::standard_webhooks(id, ts, sigs)));
+        return Ok(Some(Credential::standard_webhooks(&id, &ts, &sigs)));
     }
-    // The plaintext secret may contain bytes that are not visible ASCII; take it as bytes.
-    if let Some(secret) = headers
-        .get("x-webhook-secret")
-        .filter(|v| !v.is_empty())
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-    {
+    if let Some(secret) = credential_header(headers, "x-webhook-secret") {
         return Ok(Some(Credential::LegacySecret(Secret::new(secret))));
     }
     Ok(None)

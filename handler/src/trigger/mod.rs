@@ -7,6 +7,7 @@ mod timestamp;
 
 use axum::Json;
 use axum::body::Body;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -28,9 +29,12 @@ use crate::state::AppState;
 
 pub async fn trigger(
     State(state): State<AppState>,
-    Path((crew, agent)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
     request: axum::extract::Request,
 ) -> Response {
+    // A path segment that is not UTF-8 once percent-decoded names no agent: it goes through the
+    // same steps (and gets the same JSON `401`) as any unknown agent, not axum's plain-text 400.
+    let (crew, agent) = path.map(|Path(p)| p).unwrap_or_default();
     let (parts, body) = request.into_parts();
     let mut legacy_authenticated = false;
     let mut response = accept(

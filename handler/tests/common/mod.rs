@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod faults;
+pub mod ingress;
 pub mod ws_conformance;
 
 use std::collections::BTreeMap;
@@ -88,11 +90,23 @@ pub fn app() -> App {
 }
 
 pub fn app_with(agents: Vec<Agent>, config: HandlerConfig) -> App {
+    app_with_ports(agents, config, |_| {})
+}
+
+/// Like [`app_with`], letting the test replace ports (e.g. with fault-injecting wrappers) before
+/// the router is built.
+pub fn app_with_ports(
+    agents: Vec<Agent>,
+    config: HandlerConfig,
+    adjust: impl FnOnce(&mut crewship_core::ports::Ports),
+) -> App {
     let registry = Arc::new(MemoryRegistry::new(agents));
     let mut memory = MemoryPorts::new(registry, Duration::from_secs(60));
     let clock = Arc::new(ManualClock::new(NOW));
     memory.ports.clock = clock.clone();
-    let state = AppState::new(memory.ports.clone(), config, Some(memory.hub.clone()));
+    let mut ports = memory.ports.clone();
+    adjust(&mut ports);
+    let state = AppState::new(ports, config, Some(memory.hub.clone()));
     App {
         router: handler::router(state),
         memory,
