@@ -34,7 +34,7 @@ impl DynamoRegistry {
         }
     }
 
-    fn from_item(&self, item: &Item) -> Result<Agent, RegistryError> {
+    fn decode(&self, item: &Item) -> Result<Agent, RegistryError> {
         let id = get_s(item, "agent_id").map_err(unavailable)?;
         let json = match item.get("sealed").and_then(|v| v.as_b().ok()) {
             Some(sealed) => self
@@ -64,7 +64,7 @@ impl AgentRegistry for DynamoRegistry {
             .send()
             .await
             .map_err(unavailable)?;
-        out.item.map(|item| self.from_item(&item)).transpose()
+        out.item.map(|item| self.decode(&item)).transpose()
     }
 
     #[tracing::instrument(skip_all, fields(agent_id = %agent.id))]
@@ -125,7 +125,7 @@ impl AgentRegistry for DynamoRegistry {
                 .await
                 .map_err(unavailable)?;
             for item in out.items.unwrap_or_default() {
-                agents.push(self.from_item(&item)?);
+                agents.push(self.decode(&item)?);
             }
             match out.last_evaluated_key {
                 Some(key) => start = Some(key),

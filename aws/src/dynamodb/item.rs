@@ -98,7 +98,7 @@ pub fn stored_payload(item: &Item) -> Result<StoredPayload, MalformedItem> {
 }
 
 /// The run of an item, given its payload.
-pub fn run_from_item(item: &Item, payload: Box<RawValue>) -> Result<Run, MalformedItem> {
+pub fn run_from_item(item: &Item, payload: &RawValue) -> Result<Run, MalformedItem> {
     let doc = get_s(item, "doc")?;
     // The payload is spliced back in as raw JSON, so that its numbers keep their spelling.
     let rest = doc

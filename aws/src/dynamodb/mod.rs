@@ -1,11 +1,11 @@
 //! The DynamoDB adapters (table and key design: see the crate docs).
 //!
-//! - [`runs`]: [`DynamoRunStore`] with [`item`] mapping a run to an item and back, [`cursor`]
+//! - [`runs`] holds [`DynamoRunStore`]; [`item`] maps a run to an item and back; [`cursor`] is
 //!   the opaque listing cursor.
-//! - [`dedup`]: [`DynamoDedupStore`], delivery reservations.
-//! - [`chats`]: [`DynamoChatStore`].
-//! - [`logs`]: [`DynamoLogs`], log entries.
-//! - [`agents`]: [`DynamoRegistry`], agents sealed at rest.
+//! - [`dedup`] holds [`DynamoDedupStore`], delivery reservations.
+//! - [`chats`] holds [`DynamoChatStore`].
+//! - [`logs`] holds [`DynamoLogs`], log entries.
+//! - [`agents`] holds [`DynamoRegistry`], agents sealed at rest.
 
 pub mod agents;
 pub mod chats;

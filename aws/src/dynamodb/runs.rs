@@ -37,12 +37,12 @@ impl DynamoRunStore {
         }
     }
 
-    async fn from_item(&self, item: &Item) -> Result<Run, StoreError> {
+    async fn decode(&self, item: &Item) -> Result<Run, StoreError> {
         let payload = match item::stored_payload(item).map_err(unavailable)? {
             StoredPayload::Inline(raw) => raw,
             StoredPayload::External(key) => self.payloads.get(&key).await?,
         };
-        item::run_from_item(item, payload).map_err(unavailable)
+        item::run_from_item(item, &payload).map_err(unavailable)
     }
 
     async fn current_status(&self, id: &RunId) -> Result<RunStatus, StoreError> {
@@ -94,7 +94,7 @@ impl RunStore for DynamoRunStore {
             .await
             .map_err(unavailable)?;
         match out.item {
-            Some(item) => Ok(Some(self.from_item(&item).await?)),
+            Some(item) => Ok(Some(self.decode(&item).await?)),
             None => Ok(None),
         }
     }
@@ -213,7 +213,7 @@ impl RunStore for DynamoRunStore {
         items.truncate(limit);
         let mut runs = Vec::with_capacity(items.len());
         for item in &items {
-            runs.push(self.from_item(item).await?);
+            runs.push(self.decode(item).await?);
         }
         let next = if more {
             runs.last().map(|r| cursor::encode(&r.id))
@@ -266,7 +266,7 @@ impl RunStore for DynamoRunStore {
                 .await
                 .map_err(unavailable)?;
             for item in out.items.unwrap_or_default() {
-                let run = self.from_item(&item).await?;
+                let run = self.decode(&item).await?;
                 // The index is eventually consistent: it may lag a transition.
                 if run.status == RunStatus::Running {
                     runs.push(run);
