@@ -250,3 +250,85 @@ pub fn build_ports_with(backends: &Backends, sdk: &aws_config::SdkConfig) -> Bui
         log_writer_name,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn parse(vars: &[(&str, &str)]) -> Result<Backends, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Backends::from_vars(|name| map.get(name).cloned())
+    }
+
+    const KEY: &str = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
+
+    #[test]
+    fn nothing_set_means_memory_adapters() {
+        let b = parse(&[]).unwrap();
+        assert!(matches!(b.store, StoreBackend::Memory));
+        assert!(matches!(b.queue, QueueBackend::Memory { .. }));
+    }
+
+    #[test]
+    fn dynamodb_with_a_key_and_a_queue_url() {
+        let b = parse(&[
+            ("CREWSHIP_STORE", "dynamodb"),
+            ("CREWSHIP_TABLE_PREFIX", "prod"),
+            ("CREWSHIP_LOGS_TABLE", "custom-logs"),
+            ("CREWSHIP_PAYLOAD_BUCKET", "bucket"),
+            ("CREWSHIP_SECRETS_KEY", KEY),
+            ("CREWSHIP_QUEUE_URL", "https://sqs.example/1/q"),
+        ])
+        .unwrap();
+        let StoreBackend::DynamoDb {
+            tables, sealing, ..
+        } = b.store
+        else {
+            panic!("not dynamodb");
+        };
+        assert_eq!(tables.runs, "prod-runs");
+        assert_eq!(tables.logs, "custom-logs");
+        assert!(matches!(sealing, Sealing::Aes256Gcm(_)));
+        assert!(matches!(b.queue, QueueBackend::Sqs { url } if url == "https://sqs.example/1/q"));
+    }
+
+    #[test]
+    fn plaintext_secrets_are_refused_unless_explicitly_allowed() {
+        let base = [
+            ("CREWSHIP_STORE", "dynamodb"),
+            ("CREWSHIP_PAYLOAD_BUCKET", "bucket"),
+        ];
+        assert!(matches!(parse(&base), Err(ConfigError::PlaintextRefused)));
+        let mut allowed = base.to_vec();
+        allowed.push(("CREWSHIP_ALLOW_PLAINTEXT_SECRETS", "true"));
+        let b = parse(&allowed).unwrap();
+        assert!(matches!(
+            b.store,
+            StoreBackend::DynamoDb {
+                sealing: Sealing::Plaintext,
+                ..
+            }
+        ));
+        let mut bad_key = base.to_vec();
+        bad_key.push(("CREWSHIP_SECRETS_KEY", "c2hvcnQ="));
+        assert!(matches!(parse(&bad_key), Err(ConfigError::Key(_))));
+    }
+
+    #[test]
+    fn missing_or_unknown_settings_are_errors() {
+        assert!(
+            parse(&[
+                ("CREWSHIP_STORE", "dynamodb"),
+                ("CREWSHIP_SECRETS_KEY", KEY)
+            ])
+            .is_err()
+        );
+        assert!(parse(&[("CREWSHIP_STORE", "redis")]).is_err());
+        assert!(parse(&[("CREWSHIP_QUEUE", "sqs")]).is_err());
+    }
+}

@@ -11,7 +11,10 @@ use crewship_aws::provision;
 use crewship_core::agent::Agent;
 
 #[derive(Debug, Parser)]
-#[command(version, about = "Create the DynamoDB tables, SQS queues and S3 bucket; register agents")]
+#[command(
+    version,
+    about = "Create the DynamoDB tables, SQS queues and S3 bucket; register agents"
+)]
 struct Args {
     #[arg(long, env = "CREWSHIP_TABLE_PREFIX", default_value = "crewship")]
     prefix: String,
