@@ -28,7 +28,7 @@ fn sign(body: &str) -> String {
 
 /// Writes `marker-N <executor pid>` to `ran` once per execution, then works for a second.
 fn agent(ran: &std::path::Path) -> Agent {
-    let mut agent = conformance_agent();
+    let mut agent = base_agent();
     agent.command = vec![
         "sh".into(),
         "-c".into(),
@@ -41,7 +41,7 @@ fn agent(ran: &std::path::Path) -> Agent {
     agent
 }
 
-fn conformance_agent() -> Agent {
+fn base_agent() -> Agent {
     serde_json::from_value(serde_json::json!({
         "id": "cloud-agent", "crew_id": "crew", "workspace_id": "ws", "name": "cloud agent",
         "adapter": "command", "webhook_secret": SECRET,
