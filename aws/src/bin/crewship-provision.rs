@@ -1,0 +1,81 @@
+//! `crewship-provision`: creates the tables, queues and bucket on the configured AWS endpoint
+//! (moto locally), registers agents from JSON files, and prints the environment the other bins
+//! need. In the cloud the SAM template creates the resources instead.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use crewship_aws::config::{Backends, aws_sdk_config, build_ports_with, s3_client};
+use crewship_aws::dynamodb::Tables;
+use crewship_aws::provision;
+use crewship_core::agent::Agent;
+
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    about = "Create the DynamoDB tables, SQS queues and S3 bucket; register agents"
+)]
+struct Args {
+    #[arg(long, env = "CREWSHIP_TABLE_PREFIX", default_value = "crewship")]
+    prefix: String,
+    /// Defaults to `<prefix>-payloads`.
+    #[arg(long, env = "CREWSHIP_PAYLOAD_BUCKET")]
+    bucket: Option<String>,
+    /// The run queue's visibility timeout; its DLQ is `<prefix>-runs-dlq`.
+    #[arg(long, default_value_t = 60)]
+    visibility_secs: u32,
+    /// Receives after which a message moves to the dead-letter queue.
+    #[arg(long, default_value_t = 5)]
+    max_receives: u32,
+    /// Agent records (JSON, the registry's format) to register, sealed with
+    /// CREWSHIP_SECRETS_KEY.
+    #[arg(long = "agent")]
+    agents: Vec<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let sdk = aws_sdk_config().await;
+    let tables = Tables::with_prefix(&args.prefix);
+    let bucket = args
+        .bucket
+        .clone()
+        .unwrap_or_else(|| format!("{}-payloads", args.prefix));
+    provision::create_tables(&aws_sdk_dynamodb::Client::new(&sdk), &tables)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating tables: {e}"))?;
+    provision::create_bucket(&s3_client(&sdk), &bucket)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating bucket {bucket}: {e}"))?;
+    let queue = provision::create_queue(
+        &aws_sdk_sqs::Client::new(&sdk),
+        &format!("{}-runs", args.prefix),
+        args.visibility_secs,
+        args.max_receives,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("creating queues: {e}"))?;
+    if !args.agents.is_empty() {
+        let backends = Backends::from_vars(|name| match name {
+            "CREWSHIP_STORE" => Some("dynamodb".into()),
+            "CREWSHIP_TABLE_PREFIX" => Some(args.prefix.clone()),
+            "CREWSHIP_PAYLOAD_BUCKET" => Some(bucket.clone()),
+            "CREWSHIP_QUEUE_URL" => Some(queue.queue.clone()),
+            other => std::env::var(other).ok().filter(|v| !v.is_empty()),
+        })?;
+        let ports = build_ports_with(&backends, &sdk).ports;
+        for path in &args.agents {
+            let agent: Agent = serde_json::from_slice(&std::fs::read(path)?)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            eprintln!("registered agent {}", agent.id);
+            ports.agents.put(agent).await?;
+        }
+    }
+    println!("export CREWSHIP_STORE=dynamodb");
+    println!("export CREWSHIP_TABLE_PREFIX={}", args.prefix);
+    println!("export CREWSHIP_PAYLOAD_BUCKET={bucket}");
+    println!("export CREWSHIP_QUEUE_URL={}", queue.queue);
+    eprintln!("dead-letter queue: {}", queue.dead_letter);
+    Ok(())
+}

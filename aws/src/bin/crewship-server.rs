@@ -1,0 +1,83 @@
+//! `crewship-server`: the webhook handler's router as a plain HTTP server, on the adapters the
+//! environment chooses (see `crewship_aws::config`). Prints `listening on http://ADDR` on
+//! stdout once bound. The Lambda entry point serves the same router.
+
+use std::net::SocketAddr;
+
+use clap::Parser;
+use crewship_aws::config::{Backends, build_ports};
+use crewship_core::ids::WorkspaceId;
+use crewship_core::secret::Secret;
+use handler::{ApiToken, AppState, HandlerConfig, Prerequisites};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Parser)]
+#[command(version, about = "Serve the webhook handler over plain HTTP")]
+struct Args {
+    #[arg(long, env = "CREWSHIP_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// The internal API token (`X-Internal-Token`).
+    #[arg(long, env = "CREWSHIP_INTERNAL_TOKEN", hide_env_values = true)]
+    internal_token: String,
+    /// Monitoring tokens as `workspace=token`, comma-separated.
+    #[arg(
+        long,
+        env = "CREWSHIP_API_TOKENS",
+        hide_env_values = true,
+        default_value = ""
+    )]
+    api_tokens: String,
+    /// What executes the runs, as the prerequisites report it.
+    #[arg(
+        long,
+        env = "CREWSHIP_CONTAINER_RUNTIME",
+        default_value = "executor via queue"
+    )]
+    container_runtime: String,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let built = build_ports(&Backends::from_env()?).await;
+    let mut config = HandlerConfig::new(
+        Some(Secret::new(args.internal_token)),
+        Prerequisites {
+            orchestrator: Some(built.registry_name),
+            container_runtime: Some(args.container_runtime),
+            log_writer: Some(built.log_writer_name),
+        },
+    );
+    for pair in args.api_tokens.split(',').filter(|p| !p.is_empty()) {
+        let (workspace, token) = pair
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("CREWSHIP_API_TOKENS: expected workspace=token"))?;
+        config.tokens.push(ApiToken {
+            token: Secret::new(token),
+            workspace_id: workspace.parse::<WorkspaceId>()?,
+        });
+    }
+    let state = AppState::new(built.ports, config, Some(built.hub));
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    let stop = CancellationToken::new();
+    tokio::spawn(stop_on_signal(stop.clone()));
+    handler::serve(listener, handler::router(state), stop.cancelled_owned()).await?;
+    Ok(())
+}
+
+async fn stop_on_signal(stop: CancellationToken) {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    stop.cancel();
+}

@@ -1,0 +1,281 @@
+//! Runs in DynamoDB: create-if-absent, conditional transitions, the per-agent listing, counts
+//! and the expired-lease sweep (keys and indexes: see the crate docs).
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::Select;
+use crewship_core::ids::{AgentId, RunId};
+use crewship_core::run::{Run, RunStatus};
+use crewship_core::store::{Page, RunFilter, RunStore, StoreError};
+use time::OffsetDateTime;
+
+use super::item::{self, LEASED, StoredPayload};
+use super::{Item, cursor, epoch_ms, n, s};
+use crate::boxed;
+use crate::payloads::S3Payloads;
+
+/// Items read per query page while a filtered listing fills up.
+const QUERY_PAGE: i32 = 100;
+
+#[derive(Clone, Debug)]
+pub struct DynamoRunStore {
+    client: Client,
+    table: String,
+    payloads: S3Payloads,
+}
+
+fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
+    StoreError::Unavailable(boxed(e))
+}
+
+impl DynamoRunStore {
+    pub fn new(client: Client, table: impl Into<String>, payloads: S3Payloads) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            payloads,
+        }
+    }
+
+    async fn decode(&self, item: &Item) -> Result<Run, StoreError> {
+        let payload = match item::stored_payload(item).map_err(unavailable)? {
+            StoredPayload::Inline(raw) => raw,
+            StoredPayload::External(key) => self.payloads.get(&key).await?,
+        };
+        item::run_from_item(item, &payload).map_err(unavailable)
+    }
+
+    async fn current_status(&self, id: &RunId) -> Result<RunStatus, StoreError> {
+        match self.get(id).await? {
+            Some(run) => Ok(run.status),
+            None => Err(StoreError::NotFound(id.clone())),
+        }
+    }
+}
+
+#[async_trait]
+impl RunStore for DynamoRunStore {
+    #[tracing::instrument(skip_all, fields(run_id = %run.id))]
+    async fn create(&self, run: &Run) -> Result<(), StoreError> {
+        let payload_ref = if run.payload.get().len() > item::INLINE_PAYLOAD_LIMIT {
+            Some(self.payloads.put(&run.id, &run.payload).await?)
+        } else {
+            None
+        };
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item::new_item(run, payload_ref.as_deref())))
+            .condition_expression("attribute_not_exists(id)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::AlreadyExists(run.id.clone()))
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    #[tracing::instrument(skip(self), fields(run_id = %id))]
+    async fn get(&self, id: &RunId) -> Result<Option<Run>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("id", s(id.as_str()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        match out.item {
+            Some(item) => Ok(Some(self.decode(&item).await?)),
+            None => Ok(None),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(run_id = %run.id, prev = %prev, to = %run.status))]
+    async fn update(&self, run: &mut Run, prev: RunStatus) -> Result<(), StoreError> {
+        if prev.is_terminal() {
+            let current = self.current_status(&run.id).await?;
+            return Err(StoreError::Conflict {
+                id: run.id.clone(),
+                current,
+            });
+        }
+        let next_version = run.version + 1;
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", s(run.id.as_str()))
+            .condition_expression("attribute_exists(id) AND #status = :prev AND #version = :ver")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":prev", s(prev.as_str()))
+            .expression_attribute_values(":ver", n(run.version));
+        let mut sets = Vec::new();
+        for (i, (name, value)) in item::mutable_attributes(run, next_version)
+            .into_iter()
+            .enumerate()
+        {
+            sets.push(format!("#a{i} = :v{i}"));
+            request = request
+                .expression_attribute_names(format!("#a{i}"), name)
+                .expression_attribute_values(format!(":v{i}"), value);
+        }
+        let mut expression = format!("SET {}", sets.join(", "));
+        let absent = item::absent_attributes(run);
+        if !absent.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", absent.join(", ")));
+        }
+        match request.update_expression(expression).send().await {
+            Ok(_) => {
+                run.version = next_version;
+                Ok(())
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                let current = self.current_status(&run.id).await?;
+                Err(StoreError::Conflict {
+                    id: run.id.clone(),
+                    current,
+                })
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    #[tracing::instrument(skip(self, filter, cursor), fields(agent_id = %agent))]
+    async fn list_by_agent(
+        &self,
+        agent: &AgentId,
+        filter: &RunFilter,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<Run>, StoreError> {
+        let mut start: Option<Item> = cursor.map(cursor::decode).transpose()?.map(|after| {
+            [
+                ("id".to_owned(), s(after.as_str())),
+                ("agent_id".to_owned(), s(agent.as_str())),
+            ]
+            .into()
+        });
+        let mut filters = Vec::new();
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("by_agent")
+            .key_condition_expression("agent_id = :agent")
+            .expression_attribute_values(":agent", s(agent.as_str()))
+            .scan_index_forward(false)
+            .limit(QUERY_PAGE);
+        if let Some(trigger) = filter.trigger {
+            filters.push("#trigger = :trigger");
+            request = request
+                .expression_attribute_names("#trigger", "trigger")
+                .expression_attribute_values(":trigger", s(trigger.as_str()));
+        }
+        if let Some(status) = filter.status {
+            filters.push("#status = :status");
+            request = request
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":status", s(status.as_str()));
+        }
+        if !filters.is_empty() {
+            request = request.filter_expression(filters.join(" AND "));
+        }
+        // A filtered page can come back short: read on until one run more than the page (so
+        // we know whether a next page exists) or the end of the index.
+        let mut items: Vec<Item> = Vec::new();
+        loop {
+            let out = request
+                .clone()
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(key) if items.len() <= limit => start = Some(key),
+                _ => break,
+            }
+        }
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let mut runs = Vec::with_capacity(items.len());
+        for item in &items {
+            runs.push(self.decode(item).await?);
+        }
+        let next = if more {
+            runs.last().map(|r| cursor::encode(&r.id))
+        } else {
+            None
+        };
+        Ok(Page { items: runs, next })
+    }
+
+    #[tracing::instrument(skip(self), fields(agent_id = %agent))]
+    async fn count_by_status(&self, agent: &AgentId, status: RunStatus) -> Result<u64, StoreError> {
+        let mut total = 0u64;
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("by_agent_status")
+                .key_condition_expression("agent_status = :key")
+                .expression_attribute_values(":key", s(format!("{agent}#{status}")))
+                .select(Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            total += u64::try_from(out.count).unwrap_or(0);
+            match out.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(total),
+            }
+        }
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn expired_leases(&self, now: OffsetDateTime) -> Result<Vec<Run>, StoreError> {
+        let mut runs = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("by_lease")
+                .key_condition_expression("leased = :leased AND lease_expires < :now")
+                .expression_attribute_values(":leased", s(LEASED))
+                .expression_attribute_values(":now", n(epoch_ms(now)))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in out.items.unwrap_or_default() {
+                let run = self.decode(&item).await?;
+                // The index is eventually consistent: it may lag a transition.
+                if run.status == RunStatus::Running {
+                    runs.push(run);
+                }
+            }
+            match out.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(runs),
+            }
+        }
+    }
+}

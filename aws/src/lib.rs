@@ -1,0 +1,38 @@
+//! AWS adapters of the ports, the configuration that chooses backends, and the cloud-path bins.
+//!
+//! - [`config`]: [`config::Backends`] (`StoreBackend`, `QueueBackend`) parsed once from the
+//!   environment, and [`config::build_ports`], the one function that turns it into
+//!   [`crewship_core::ports::Ports`]; AWS clients are built there, once.
+//! - [`dynamodb`]: runs, dedup reservations, chat sessions, log entries and agents in DynamoDB.
+//! - [`payloads`]: run payloads too large for a DynamoDB item, in S3.
+//! - [`seal`]: AES-256-GCM encryption of agent records (their webhook secrets) at rest.
+//! - [`sqs`]: the run queue on SQS.
+//! - [`provision`]: creates the tables, queues and bucket (local development and tests; SAM
+//!   does it in the cloud).
+//!
+//! # Table and key design
+//!
+//! | table | key | indexes | notes |
+//! |---|---|---|---|
+//! | runs | `id` (S) | `by_agent` (`agent_id`, `id`) ALL; `by_agent_status` (`agent_status` = `agent#STATUS`, `id`) KEYS; `by_lease` (`leased`, `lease_expires` N) ALL | run ids are UUIDv7, so `id` sorts by creation: `by_agent` read backwards is newest first. `leased` exists only on RUNNING runs with a lease (a sparse index), so expired leases are one range query. Every update is conditional on `status` and `version`. |
+//! | dedup | `pk` = `agent#key` | — | `run_id`, `expires_at` (epoch s, the TTL attribute), `expires_ms`; reservations are one `TransactWriteItems`; an expired one counts as free even before TTL deletes it. |
+//! | chats | `chat_id` | — | `title`. |
+//! | logs | `run_id`, `seq` (N) | `by_agent` (`agent_id`, `agent_order` = `run_id#seq(20 digits)`) ALL | per run by seq; per agent by run id (creation order) then seq. |
+//! | agents | `agent_id` | `by_workspace` (`workspace_id`, `agent_id`), `by_crew` (`crew_id`, `agent_id`) | the record is sealed with AES-256-GCM (`sealed`, B) unless plaintext is explicitly allowed (`doc`, S). |
+//!
+//! A run's payload lives in the item (`payload`, S) up to [`dynamodb::INLINE_PAYLOAD_LIMIT`],
+//! beyond that in S3 under `payloads/<run id>.json` (`payload_ref`).
+
+pub mod config;
+pub mod dynamodb;
+pub mod payloads;
+pub mod provision;
+pub mod seal;
+pub mod sqs;
+
+/// The error type the ports carry as a source.
+pub(crate) fn boxed<E: std::error::Error + Send + Sync + 'static>(
+    e: E,
+) -> crewship_core::store::BoxError {
+    Box::new(e)
+}
