@@ -3,6 +3,9 @@
 //!
 //! - [`Runner`]: one running binary, its base URL, captured output, stopped on drop.
 //! - [`sign`]: the `X-Signature` a sender computes.
+//! - [`burst`]: many distinct signed deliveries from concurrent connections.
+
+pub mod burst;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};

@@ -275,7 +275,12 @@ mod tests {
         assert!(store.update(&mut stale, RunStatus::Queued).await.is_err());
         assert_eq!(count(&a, RunStatus::Running).await, 1);
 
-        first.finish(RunStatus::Completed, Some(0), None, OffsetDateTime::UNIX_EPOCH);
+        first.finish(
+            RunStatus::Completed,
+            Some(0),
+            None,
+            OffsetDateTime::UNIX_EPOCH,
+        );
         store.update(&mut first, RunStatus::Running).await.unwrap();
         assert_eq!(count(&a, RunStatus::Running).await, 0);
         assert_eq!(count(&a, RunStatus::Completed).await, 1);
