@@ -7,7 +7,6 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use bytes::Bytes;
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use crewship_core::agent::{Adapter, Agent};
 use crewship_core::auth::{Credential, Unverified};
 use crewship_core::ids::{AgentId, RunId};
@@ -17,6 +16,7 @@ use crewship_core::queue::{MemoryQueue, RunQueue};
 use crewship_core::secret::Secret;
 use crewship_core::signature::hmac_sha256;
 use crewship_core::store::{DedupStore, MemoryStore};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use time::OffsetDateTime;
 
 const SECRET: &str = "bench-secret-0123456789abcdef0123456789abcdef";
@@ -78,7 +78,8 @@ fn data_rendering(c: &mut Criterion) {
             github_event: Some("pull_request"),
             gitlab_event: None,
         },
-    ).unwrap();
+    )
+    .unwrap();
     let data = Payload::data_of(&payload.raw).to_owned();
     let mut group = c.benchmark_group("render_data");
     group.throughput(Throughput::Bytes(data.len() as u64));

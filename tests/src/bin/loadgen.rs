@@ -4,8 +4,9 @@
 //!
 //! - `http`: N connections (hyper, keep-alive), for a duration or a request count, optionally
 //!   rate-limited; requests/s and latency percentiles.
-//! - `start`: one webhook at a time; the time from the `202` to the agent's first action (the
-//!   mtime of the file the agent creates, named after the marker in its message).
+//! - `start`: one webhook at a time; the time from the `202` to the agent's first action: the
+//!   agent writes `date +%s%N` to a file named after the marker in its message (same machine,
+//!   same clock; the `date` exec itself is included, about 1 ms).
 //! - `logs`: one webhook to an agent that prints many lines; the time until the run is finished
 //!   and every line can be read back from the logs API.
 
@@ -70,7 +71,7 @@ struct StartArgs {
     secret: String,
     #[arg(long, default_value_t = 1000)]
     runs: u64,
-    /// The directory where the agent creates `start-<marker>`.
+    /// The directory where the agent writes its start time (ns) to `start-<marker>`.
     #[arg(long)]
     dir: PathBuf,
 }
@@ -223,7 +224,10 @@ async fn http(args: HttpArgs) -> anyhow::Result<()> {
         })
     );
     if statuses[2] != requests {
-        bail!("{} of {requests} requests were not answered 2xx", requests - statuses[2]);
+        bail!(
+            "{} of {requests} requests were not answered 2xx",
+            requests - statuses[2]
+        );
     }
     Ok(())
 }
@@ -238,25 +242,28 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
         let (status, answer) = send(&mut sender, request).await?;
         let accepted_at = SystemTime::now();
         if status != 202 {
-            bail!("run {n}: answered {status}: {}", String::from_utf8_lossy(&answer));
+            bail!(
+                "run {n}: answered {status}: {}",
+                String::from_utf8_lossy(&answer)
+            );
         }
         let file = args.dir.join(format!("start-{n}"));
         let waited = Instant::now();
-        let started = loop {
-            if let Ok(meta) = std::fs::metadata(&file) {
-                break meta.modified()?;
+        let started_ns: u128 = loop {
+            if let Ok(text) = std::fs::read_to_string(&file)
+                && let Ok(ns) = text.trim().parse()
+            {
+                break ns;
             }
             if waited.elapsed() > Duration::from_secs(60) {
                 bail!("run {n}: the agent did not start within 60 s");
             }
             tokio::time::sleep(Duration::from_micros(200)).await;
         };
+        let accepted_ns = accepted_at.duration_since(UNIX_EPOCH)?.as_nanos();
         // The agent can start before the client has read the whole answer: count that as 0.
-        let delay = started
-            .duration_since(accepted_at)
-            .unwrap_or(Duration::ZERO);
+        let delay = Duration::from_nanos(started_ns.saturating_sub(accepted_ns) as u64);
         delays.push(delay.as_micros() as u64);
-        let _ = accepted_at.duration_since(UNIX_EPOCH);
     }
     delays.sort_unstable();
     println!(
@@ -330,13 +337,21 @@ async fn logs(args: LogsArgs) -> anyhow::Result<()> {
         )
     };
     let (mut low, mut high) = (0u64, 1u64);
-    while !get(logs_path(high)).await?.as_array().is_none_or(Vec::is_empty) {
+    while !get(logs_path(high))
+        .await?
+        .as_array()
+        .is_none_or(Vec::is_empty)
+    {
         low = high;
         high *= 2;
     }
     while high - low > 1 {
         let mid = (low + high) / 2;
-        if get(logs_path(mid)).await?.as_array().is_none_or(Vec::is_empty) {
+        if get(logs_path(mid))
+            .await?
+            .as_array()
+            .is_none_or(Vec::is_empty)
+        {
             high = mid;
         } else {
             low = mid;
