@@ -3,9 +3,11 @@
 //!
 //! - [`Runner`]: one running binary, its base URL, captured output, stopped on drop.
 //! - [`sign`]: the `X-Signature` a sender computes.
+//! - [`burst`]: many distinct signed deliveries from concurrent connections.
 //! - [`cli`]: the same binary's client subcommands, run as child processes.
 //! - [`ws`]: a WebSocket client for `/ws`.
 
+pub mod burst;
 pub mod cli;
 pub mod ws;
 

@@ -20,6 +20,10 @@ struct Inner {
     runs: HashMap<RunId, Run>,
     /// Run ids per agent; ids sort by creation time.
     by_agent: HashMap<AgentId, BTreeSet<RunId>>,
+    /// Runs per agent and status, kept in step with `runs`: the trigger path (queued cap) and the
+    /// executor (concurrency cap) ask for these on every run, and a scan of every run the agent
+    /// ever had made both linear in history (quadratic over a burst; see docs/performance.md).
+    counts: HashMap<(AgentId, RunStatus), u64>,
     dedup: HashMap<(AgentId, String), (RunId, OffsetDateTime)>,
     reservations_since_purge: usize,
     chats: HashMap<String, String>,
@@ -45,6 +49,10 @@ impl RunStore for MemoryStore {
             .entry(run.agent_id.clone())
             .or_default()
             .insert(run.id.clone());
+        *inner
+            .counts
+            .entry((run.agent_id.clone(), run.status))
+            .or_default() += 1;
         inner.runs.insert(run.id.clone(), run.clone());
         Ok(())
     }
@@ -66,7 +74,14 @@ impl RunStore for MemoryStore {
             });
         }
         run.version += 1;
+        let (agent, old) = (stored.agent_id.clone(), stored.status);
         *stored = run.clone();
+        if old != run.status {
+            if let Some(n) = inner.counts.get_mut(&(agent.clone(), old)) {
+                *n = n.saturating_sub(1);
+            }
+            *inner.counts.entry((agent, run.status)).or_default() += 1;
+        }
         Ok(())
     }
 
@@ -107,12 +122,11 @@ impl RunStore for MemoryStore {
 
     async fn count_by_status(&self, agent: &AgentId, status: RunStatus) -> Result<u64, StoreError> {
         let inner = self.inner.lock().unwrap();
-        let count = inner.by_agent.get(agent).map_or(0, |ids| {
-            ids.iter()
-                .filter(|id| inner.runs[*id].status == status)
-                .count()
-        });
-        Ok(count as u64)
+        Ok(inner
+            .counts
+            .get(&(agent.clone(), status))
+            .copied()
+            .unwrap_or(0))
     }
 
     async fn expired_leases(&self, now: OffsetDateTime) -> Result<Vec<Run>, StoreError> {
@@ -189,5 +203,87 @@ impl ChatStore for MemoryStore {
 
     async fn title(&self, chat_id: &str) -> Result<Option<String>, StoreError> {
         Ok(self.inner.lock().unwrap().chats.get(chat_id).cloned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::agent::{Adapter, Agent};
+    use crate::run::{AuthScheme, NewRun};
+
+    fn agent(id: &str) -> Agent {
+        Agent {
+            id: id.parse().unwrap(),
+            crew_id: "c".parse().unwrap(),
+            workspace_id: "w".parse().unwrap(),
+            name: id.into(),
+            adapter: Adapter::Command,
+            command: vec![],
+            model: None,
+            env: BTreeMap::new(),
+            webhook_secret: None,
+            previous_secret: None,
+            require_timestamp: false,
+            timeout_secs: None,
+            rate_limit_per_min: 1,
+            max_queued_runs: 1,
+            max_concurrent_runs: 1,
+        }
+    }
+
+    fn queued(agent: &Agent) -> Run {
+        let new = NewRun {
+            id: RunId::generate(),
+            event: "e".into(),
+            source: "s".into(),
+            auth_scheme: AuthScheme::Signature,
+            delivery_id: None,
+            payload: serde_json::value::RawValue::from_string("{}".into())
+                .unwrap()
+                .into(),
+        };
+        Run::queued(agent, new, OffsetDateTime::UNIX_EPOCH)
+    }
+
+    #[tokio::test]
+    async fn status_counts_follow_creates_and_transitions_per_agent() {
+        let store = MemoryStore::new();
+        let (a, b) = (agent("a"), agent("b"));
+        let mut first = queued(&a);
+        store.create(&first).await.unwrap();
+        store.create(&queued(&a)).await.unwrap();
+        store.create(&queued(&b)).await.unwrap();
+        let count = |agent: &Agent, status| {
+            let (store, id) = (&store, agent.id.clone());
+            async move { store.count_by_status(&id, status).await.unwrap() }
+        };
+        assert_eq!(count(&a, RunStatus::Queued).await, 2);
+        assert_eq!(count(&b, RunStatus::Queued).await, 1);
+
+        first.status = RunStatus::Running;
+        store.update(&mut first, RunStatus::Queued).await.unwrap();
+        assert_eq!(count(&a, RunStatus::Queued).await, 1);
+        assert_eq!(count(&a, RunStatus::Running).await, 1);
+
+        // A refused transition changes nothing.
+        let mut stale = first.clone();
+        stale.version = 0;
+        stale.status = RunStatus::Running;
+        assert!(store.update(&mut stale, RunStatus::Queued).await.is_err());
+        assert_eq!(count(&a, RunStatus::Running).await, 1);
+
+        first.finish(
+            RunStatus::Completed,
+            Some(0),
+            None,
+            OffsetDateTime::UNIX_EPOCH,
+        );
+        store.update(&mut first, RunStatus::Running).await.unwrap();
+        assert_eq!(count(&a, RunStatus::Running).await, 0);
+        assert_eq!(count(&a, RunStatus::Completed).await, 1);
+        assert_eq!(count(&b, RunStatus::Completed).await, 0);
     }
 }

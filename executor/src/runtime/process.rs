@@ -57,7 +57,15 @@ impl ContainerRuntime for ProcessRuntime {
             .argv
             .split_first()
             .ok_or_else(|| RuntimeError::Spawn("empty command".into()))?;
-        let mut command = Command::new(program);
+        // The PATH the child gets: the agent's own, else the inherited one.
+        let child_path = spec
+            .env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| std::ffi::OsString::from(v.expose()))
+            .or_else(|| std::env::var_os("PATH"));
+        let mut command = Command::new(super::program::resolve(program, child_path.as_deref()));
         command
             .args(args)
             .current_dir(&runtime.0)

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# One command for the performance table (README "Performance", docs/performance.md):
+# builds in release mode, measures the local runner against a bare hyper server in the same run,
+# and prints a Markdown table. Everything listens on 127.0.0.1 and is stopped at the end.
+#
+#   bench/run.sh                 # about 4 minutes after the build
+#   BENCH_SECONDS=5 bench/run.sh # shorter load phases
+#   BENCH_SKIP_CRITERION=1 …     # leave out the micro-benchmarks
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SECONDS_PER_PHASE=${BENCH_SECONDS:-10}
+CONNECTIONS=${BENCH_CONNECTIONS:-64}
+ACCEPTED_FOR_MEMORY=${BENCH_ACCEPTED_RUNS:-100000}
+START_RUNS=${BENCH_START_RUNS:-1000}
+LOG_LINES=${BENCH_LOG_LINES:-1000000}
+SECRET="bench-secret-0123456789abcdef0123456789abcdef"
+TOKEN="bench-token"
+
+echo "building (release)…" >&2
+cargo build --release --quiet -p local-runner -p e2e-tests --bins
+BIN=target/release
+WORK=$(mktemp -d)
+cleanup() {
+  # Servers are started in command substitutions: their pids are in files, not in this shell.
+  for f in "$WORK"/*.pid; do [ -e "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Starts a server whose first stdout line is "<name> listening on <url>"; prints the URL.
+start_server() {
+  local out=$1; shift
+  "$@" >"$out" 2>"$out.err" &
+  echo $! >"$out.pid"
+  for _ in $(seq 1 200); do
+    local url
+    url=$(sed -n 's/^.* listening on \(http[^ ]*\).*/\1/p' "$out" | head -n1)
+    if [ -n "$url" ]; then echo "$url"; return; fi
+    sleep 0.05
+  done
+  echo "server did not start: $(cat "$out" "$out.err")" >&2
+  exit 1
+}
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+loadgen() { "$BIN/loadgen" "$@"; }
+
+cat >"$WORK/config.toml" <<TOML
+[server]
+internal_token = "bench-internal-token"
+dedup_window_secs = 3600
+
+[executor]
+max_concurrent_runs = 2
+
+[[tokens]]
+token = "$TOKEN"
+workspace_id = "ws"
+
+# Ingest: a trivial agent, limits high enough that nothing is refused.
+[[agents]]
+id = "ingest"
+crew_id = "bench"
+workspace_id = "ws"
+command = ["true"]
+webhook_secret = "$SECRET"
+rate_limit_per_min = 4000000000
+max_queued_runs = 4000000000
+max_concurrent_runs = 2
+
+# Agent start: the first action creates start-<n>, <n> taken from the message.
+[[agents]]
+id = "start"
+crew_id = "bench"
+workspace_id = "ws"
+# Two at a time: the next webhook may arrive before the previous run is marked finished, and
+# an agent at its concurrency cap defers the run (500 ms), which is not start latency.
+max_concurrent_runs = 2
+command = ["sh", "-c", "m=\${CREWSHIP_MESSAGE#*mark-}; date +%s%N > \"$WORK/start/start-\${m%%-end*}\""]
+webhook_secret = "$SECRET"
+rate_limit_per_min = 4000000000
+
+# Log throughput: many short lines.
+[[agents]]
+id = "chatty"
+crew_id = "bench"
+workspace_id = "ws"
+command = ["seq", "1", "$LOG_LINES"]
+webhook_secret = "$SECRET"
+TOML
+mkdir -p "$WORK/start"
+
+# 1. Ingest: bare hyper, then the local runner, same generator, same settings.
+echo "ingest: bare hyper baseline…" >&2
+BARE=$(start_server "$WORK/bare.out" "$BIN/bare-hyper")
+PATH_TRIGGER=/api/v1/webhooks/bench/ingest/trigger
+loadgen http --label bare --url "$BARE$PATH_TRIGGER" --connections "$CONNECTIONS" \
+  --duration "$SECONDS_PER_PHASE" >"$WORK/bare.json"
+BARE_RPS=$(sed 's/.*"rps":\([0-9.]*\).*/\1/' "$WORK/bare.json")
+HALF_RATE=$(awk -v r="$BARE_RPS" 'BEGIN {printf "%d", r / 2}')
+loadgen http --label bare_half --url "$BARE$PATH_TRIGGER" --connections "$CONNECTIONS" \
+  --duration "$SECONDS_PER_PHASE" --rate "$HALF_RATE" >"$WORK/bare_half.json"
+kill "$(cat "$WORK/bare.out.pid")"
+
+echo "ingest: local runner…" >&2
+RUNNER=$(start_server "$WORK/runner.out" env RUST_LOG=warn "$BIN/local-runner" \
+  --config "$WORK/config.toml" --listen 127.0.0.1:0 --work-dir "$WORK/work")
+RUNNER_PID=$(cat "$WORK/runner.out.pid")
+loadgen http --label runner --url "$RUNNER$PATH_TRIGGER" --connections "$CONNECTIONS" \
+  --duration "$SECONDS_PER_PHASE" >"$WORK/runner.json"
+loadgen http --label runner_half --url "$RUNNER$PATH_TRIGGER" --connections "$CONNECTIONS" \
+  --duration "$SECONDS_PER_PHASE" --rate "$HALF_RATE" >"$WORK/runner_half.json"
+
+kill "$RUNNER_PID"
+
+# 5. Memory: a fresh runner, idle, then after exactly ACCEPTED_FOR_MEMORY accepted runs.
+echo "memory: $ACCEPTED_FOR_MEMORY accepted runs…" >&2
+RUNNER=$(start_server "$WORK/runner_mem.out" env RUST_LOG=warn "$BIN/local-runner" \
+  --config "$WORK/config.toml" --listen 127.0.0.1:0 --work-dir "$WORK/work_mem")
+RUNNER_PID=$(cat "$WORK/runner_mem.out.pid")
+sleep 1
+RSS_IDLE=$(rss_kib "$RUNNER_PID")
+loadgen http --label memory --url "$RUNNER$PATH_TRIGGER" --connections "$CONNECTIONS" \
+  --requests "$ACCEPTED_FOR_MEMORY" >"$WORK/memory.json"
+DONE=$(sed 's/.*"requests":\([0-9]*\).*/\1/' "$WORK/memory.json")
+RSS_LOADED=$(rss_kib "$RUNNER_PID")
+kill "$RUNNER_PID"
+
+# 3 and 4 on a fresh runner, so no backlog of ingest runs sits in front of them.
+echo "agent start and log throughput…" >&2
+RUNNER=$(start_server "$WORK/runner2.out" env RUST_LOG=warn "$BIN/local-runner" \
+  --config "$WORK/config.toml" --listen 127.0.0.1:0 --work-dir "$WORK/work2")
+loadgen start --url "$RUNNER/api/v1/webhooks/bench/start/trigger" --runs "$START_RUNS" \
+  --dir "$WORK/start" >"$WORK/start.json"
+loadgen logs --base "$RUNNER" --crew bench --agent chatty --token "$TOKEN" \
+  --lines "$LOG_LINES" >"$WORK/logs.json"
+kill "$(cat "$WORK/runner2.out.pid")"
+
+# 2. Micro-benchmarks.
+if [ -z "${BENCH_SKIP_CRITERION:-}" ]; then
+  echo "criterion micro-benchmarks…" >&2
+  cargo bench --quiet -p crewship-core --bench hot_path -- --warm-up-time 1 \
+    --measurement-time 3 --output-format bencher 2>/dev/null | grep '^test ' >"$WORK/criterion.txt" || true
+else
+  : >"$WORK/criterion.txt"
+fi
+
+python3 - "$WORK" "$RSS_IDLE" "$RSS_LOADED" "$DONE" "$CONNECTIONS" "$SECONDS_PER_PHASE" <<'PY'
+import json, re, sys
+work, rss_idle, rss_loaded, accepted, conns, secs = sys.argv[1:]
+load = lambda name: json.load(open(f"{work}/{name}.json"))
+bare, runner, bare_h, runner_h = load("bare"), load("runner"), load("bare_half"), load("runner_half")
+start, logs = load("start"), load("logs")
+ms = lambda us: f"{us / 1000:.2f} ms"
+print(f"| measurement | local runner | bare hyper (same run) | ratio |")
+print(f"|---|---|---|---|")
+print(f"| ingest, {conns} connections, 1 KiB signed JSON, {secs} s: requests/s | {runner['rps']:,.0f} | {bare['rps']:,.0f} | **{runner['rps'] / bare['rps']:.0%}** |")
+print(f"| ingest latency p50 / p99 | {ms(runner['p50_us'])} / {ms(runner['p99_us'])} | {ms(bare['p50_us'])} / {ms(bare['p99_us'])} | {runner['p99_us'] / max(bare['p99_us'], 1):.1f}× (p99) |")
+print(f"| at half the baseline load ({bare_h['rps']:,.0f} req/s offered): achieved req/s | {runner_h['rps']:,.0f} | {bare_h['rps']:,.0f} | {runner_h['rps'] / bare_h['rps']:.0%} |")
+print(f"| at half the baseline load: latency p50 / p99 | {ms(runner_h['p50_us'])} / {ms(runner_h['p99_us'])} | {ms(bare_h['p50_us'])} / {ms(bare_h['p99_us'])} | {runner_h['p99_us'] / max(bare_h['p99_us'], 1):.1f}× (p99) |")
+print(f"| non-2xx answers (all ingest phases) | {runner['status_4xx'] + runner['status_5xx'] + runner_h['status_4xx'] + runner_h['status_5xx']} | {bare['status_4xx'] + bare['status_5xx']} | |")
+print(f"| trigger → agent's first action, {start['runs']} runs: p50 / p99 | {ms(start['p50_us'])} / {ms(start['p99_us'])} | | |")
+print(f"| log throughput, {logs['lines_printed']:,} lines to the log store | {logs['lines_per_second']:,.0f} lines/s ({logs['agent_lines_stored']:,} stored, none lost) | | |")
+print(f"| log throughput to a WebSocket subscriber | TODO: no `/ws` endpoint on this branch (issue 5) | | |")
+print(f"| resident memory (VmRSS) idle | {int(rss_idle) / 1024:.1f} MiB | | |")
+print(f"| resident memory after {int(accepted):,} accepted runs | {int(rss_loaded) / 1024:.1f} MiB | | |")
+rows = []
+for line in open(f"{work}/criterion.txt"):
+    m = re.match(r"test (\S+) \.\.\. bench:\s+([\d,]+) ns/iter", line)
+    if m:
+        rows.append((m.group(1), int(m.group(2).replace(",", ""))))
+if rows:
+    print()
+    print("| micro-benchmark (criterion) | time per iteration |")
+    print("|---|---|")
+    for name, ns in rows:
+        print(f"| `{name}` | {ns / 1000:,.2f} µs |" if ns >= 1000 else f"| `{name}` | {ns} ns |")
+PY
