@@ -12,6 +12,7 @@
 pub mod cli;
 pub mod config;
 mod execute;
+pub mod keeper;
 pub mod lifecycle;
 pub mod output;
 pub mod runtime;
