@@ -12,7 +12,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{post, put};
 use base64::Engine;
 use crewship_core::ids::CrewId;
 use crewship_core::runtime::{ContainerRuntime, ExecSpec, ExitStatus, RuntimeId};
@@ -77,8 +77,8 @@ pub fn router(runtime: Arc<dyn ContainerRuntime>, token: Secret) -> Router {
         execs: Arc::default(),
     };
     Router::new()
-        .route("/v1/runtimes/{crew}", put(ensure))
-        .route("/v1/runtimes/{id}", get(status))
+        // PUT takes a crew id, GET a runtime id: one path pattern, two meanings.
+        .route("/v1/runtimes/{key}", put(ensure).get(status))
         .route("/v1/runtimes/{id}/exec", post(exec))
         .route("/v1/execs/{id}/kill", post(kill))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
