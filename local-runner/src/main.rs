@@ -4,8 +4,10 @@
 //! - `config`: the TOML file, environment variables and flags.
 //! - `serve`: wiring the ports and running handler and executor until Ctrl-C / SIGTERM.
 //! - `trigger`: a client that signs and sends a webhook.
+//! - `keeper`: the Keeper server (docs/keeper.md) over the local process runtime.
 
 mod config;
+mod keeper;
 mod serve;
 mod trigger;
 
@@ -42,6 +44,8 @@ enum Command {
     Serve,
     /// Sign and send a webhook to a configured agent, and print the run id.
     Trigger(trigger::TriggerArgs),
+    /// Serve the Keeper protocol on top of local processes.
+    Keeper(keeper::KeeperArgs),
 }
 
 #[tokio::main]
@@ -57,6 +61,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         None | Some(Command::Serve) => serve::serve(settings).await,
         Some(Command::Trigger(args)) => trigger::run(&settings, args).await,
+        Some(Command::Keeper(args)) => keeper::run(&settings, args).await,
     }
 }
 
