@@ -3,6 +3,9 @@
 //!
 //! - [`Runner`]: one running binary, its base URL, captured output, stopped on drop.
 //! - [`sign`]: the `X-Signature` a sender computes.
+//! - [`keeper`]: a `local-runner keeper` process for tests of the Keeper runtime.
+
+pub mod keeper;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
