@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 /// Largest request body the server accepts (stdin travels in the body).
 pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 /// Largest frame (one NDJSON line) either side accepts.
-pub const MAX_FRAME_BYTES: usize = 256 * 1024;
+/// A 64 KiB line of control characters escapes to six bytes each in JSON: leave room.
+pub const MAX_FRAME_BYTES: usize = 1024 * 1024;
 pub const MAX_ARGV: usize = 256;
 pub const MAX_ENV: usize = 256;
 
