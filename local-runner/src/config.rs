@@ -460,6 +460,52 @@ mod tests {
     }
 
     #[test]
+    fn the_runtime_is_chosen_from_configuration() {
+        let s = resolve("").unwrap();
+        assert!(matches!(s.runtime, RuntimeBackend::Process { .. }));
+        let s = resolve(
+            "[executor]\nruntime = \"keeper\"\nkeeper_url = \"http://127.0.0.1:7070\"\nkeeper_token = \"k\"",
+        )
+        .unwrap();
+        match &s.runtime {
+            RuntimeBackend::Keeper { url, token } => {
+                assert_eq!(url, "http://127.0.0.1:7070");
+                assert_eq!(token.expose(), "k");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Flags and the environment (CREWSHIP_RUNTIME, …) beat the file.
+        let o = Overrides {
+            runtime: Some("process".into()),
+            ..Overrides::default()
+        };
+        let file = parse_file("[executor]\nruntime = \"keeper\"").unwrap();
+        assert!(matches!(
+            Settings::resolve(file, &o).unwrap().runtime,
+            RuntimeBackend::Process { .. }
+        ));
+        for (text, key) in [
+            ("[executor]\nruntime = \"docker\"", "executor.runtime"),
+            ("[executor]\nruntime = \"keeper\"", "executor.keeper_url"),
+            (
+                "[executor]\nruntime = \"keeper\"\nkeeper_url = \"http://k\"",
+                "executor.keeper_token",
+            ),
+        ] {
+            assert_eq!(resolve(text).unwrap_err().key, key, "{text}");
+        }
+    }
+
+    #[test]
+    fn keeper_token_never_shows_in_debug_output() {
+        let s = resolve(
+            "[executor]\nruntime = \"keeper\"\nkeeper_url = \"http://k\"\nkeeper_token = \"sekrit-token\"",
+        )
+        .unwrap();
+        assert!(!format!("{s:?}").contains("sekrit-token"));
+    }
+
+    #[test]
     fn flags_and_environment_beat_the_file() {
         let file =
             parse_file("[executor]\nrun_timeout_secs = 100\nmax_concurrent_runs = 2").unwrap();
