@@ -6,7 +6,9 @@
 //! - `execute` runs one agent process to its end or its deadline.
 //! - [`output`] writes log entries and live frames with per-run sequence numbers.
 //! - [`cli`] builds command lines per CLI adapter.
-//! - [`runtime`] holds the container runtime adapters (local processes).
+//! - [`runtime`] holds the container runtime adapters (local processes, Keeper over HTTP) and
+//!   [`runtime::RuntimeBackend`], which picks one from configuration.
+//! - [`keeper`] holds the Keeper protocol types and server (docs/keeper.md).
 //! - [`config`] holds the settings.
 
 pub mod cli;

@@ -217,11 +217,14 @@ async fn exec(
             .collect(),
         stdin,
     };
+    let spec_len = (spec.argv.len(), spec.env.len());
     let mut execution = state.runtime.exec(&local, spec).await.map_err(|e| {
         tracing::warn!(error = %e, "exec failed");
         err(StatusCode::BAD_REQUEST, "bad_request", e.to_string())
     })?;
     let exec_id = format!("x-{}", uuid::Uuid::now_v7());
+    // Counts only: env values are secrets and argv may carry the agent's message.
+    tracing::info!(%exec_id, runtime = %id, argv = spec_len.0, env = spec_len.1, "exec started");
     let (kill_tx, mut kill_rx) = mpsc::channel::<(Duration, oneshot::Sender<()>)>(4);
     state.execs.lock().unwrap().insert(exec_id.clone(), kill_tx);
     let (tx, rx) = mpsc::channel::<Bytes>(64);
