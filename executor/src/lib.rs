@@ -8,13 +8,16 @@
 //! - [`output`] writes log entries and live frames with per-run sequence numbers.
 //! - [`cli`] builds command lines per CLI adapter.
 //! - [`claude_stream`] reads claude-code's stream-json output into log events.
-//! - [`runtime`] holds the container runtime adapters (local processes).
+//! - [`runtime`] holds the container runtime adapters (local processes, Keeper over HTTP) and
+//!   [`runtime::RuntimeBackend`], which picks one from configuration.
+//! - [`keeper`] holds the Keeper protocol types and server (docs/keeper.md).
 //! - [`config`] holds the settings.
 
 pub mod claude_stream;
 pub mod cli;
 pub mod config;
 mod execute;
+pub mod keeper;
 pub mod lifecycle;
 pub mod output;
 pub mod runtime;

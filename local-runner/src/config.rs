@@ -14,6 +14,8 @@ use crewship_core::secret::Secret;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
+use executor::runtime::RuntimeBackend;
+
 pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
 
 /// Settings that can also come from flags and the environment.
@@ -55,6 +57,15 @@ pub struct Overrides {
     /// Where crews' working directories are created.
     #[arg(long, env = "CREWSHIP_WORK_DIR")]
     pub work_dir: Option<PathBuf>,
+    /// Container runtime: `process` (local child processes) or `keeper` (docs/keeper.md).
+    #[arg(long, env = "CREWSHIP_RUNTIME")]
+    pub runtime: Option<String>,
+    /// Keeper's base URL, e.g. http://127.0.0.1:7070 (runtime = keeper).
+    #[arg(long, env = "CREWSHIP_KEEPER_URL")]
+    pub keeper_url: Option<String>,
+    /// Keeper's bearer token (runtime = keeper).
+    #[arg(long, env = "CREWSHIP_KEEPER_TOKEN", hide_env_values = true)]
+    pub keeper_token: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -90,6 +101,9 @@ pub struct ExecutorSection {
     pub kill_grace_secs: Option<u64>,
     pub shutdown_grace_secs: Option<u64>,
     pub work_dir: Option<PathBuf>,
+    pub runtime: Option<String>,
+    pub keeper_url: Option<String>,
+    pub keeper_token: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,6 +129,7 @@ pub struct Settings {
     pub kill_grace: Duration,
     pub shutdown_grace: Duration,
     pub work_dir: PathBuf,
+    pub runtime: RuntimeBackend,
     /// Monitoring tokens; `generated` ones are printed at start.
     pub tokens: Vec<(Secret, WorkspaceId, bool)>,
     /// Agents, with whether their secret was generated (and must be printed once).
@@ -175,6 +190,12 @@ impl Settings {
             None => (Secret::generate(), true),
         };
         let tokens = resolve_tokens(&file)?;
+        let work_dir = o
+            .work_dir
+            .clone()
+            .or_else(|| e.work_dir.clone())
+            .unwrap_or_else(|| std::env::temp_dir().join("crewship-local-runner"));
+        let runtime = resolve_runtime(o, e, &work_dir)?;
         let agents = resolve_agents(file.agents, run_timeout_secs)?;
         Ok(Self {
             listen: o
@@ -213,14 +234,48 @@ impl Settings {
                     .or(e.shutdown_grace_secs)
                     .unwrap_or(30),
             ),
-            work_dir: o
-                .work_dir
-                .clone()
-                .or_else(|| e.work_dir.clone())
-                .unwrap_or_else(|| std::env::temp_dir().join("crewship-local-runner")),
+            work_dir,
+            runtime,
             tokens,
             agents,
         })
+    }
+}
+
+fn resolve_runtime(
+    o: &Overrides,
+    e: &ExecutorSection,
+    work_dir: &std::path::Path,
+) -> Result<RuntimeBackend, ConfigError> {
+    let kind = o.runtime.clone().or_else(|| e.runtime.clone());
+    match kind.as_deref().unwrap_or("process") {
+        "process" => Ok(RuntimeBackend::Process {
+            work_dir: work_dir.to_owned(),
+        }),
+        "keeper" => {
+            let url = o
+                .keeper_url
+                .clone()
+                .or_else(|| e.keeper_url.clone())
+                .ok_or_else(|| err("executor.keeper_url", "required when runtime = keeper"))?;
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(err("executor.keeper_url", "must be an http(s) URL"));
+            }
+            let token = o
+                .keeper_token
+                .clone()
+                .or_else(|| e.keeper_token.clone())
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| err("executor.keeper_token", "required when runtime = keeper"))?;
+            Ok(RuntimeBackend::Keeper {
+                url,
+                token: Secret::new(token),
+            })
+        }
+        other => Err(err(
+            "executor.runtime",
+            format!("`{other}` is not one of: process, keeper"),
+        )),
     }
 }
 
@@ -339,6 +394,52 @@ mod tests {
     fn the_rotation_grace_period_may_be_zero() {
         let s = resolve("[server]\nsecret_rotation_grace_secs = 0").unwrap();
         assert_eq!(s.secret_rotation_grace, Duration::ZERO);
+    }
+
+    #[test]
+    fn the_runtime_is_chosen_from_configuration() {
+        let s = resolve("").unwrap();
+        assert!(matches!(s.runtime, RuntimeBackend::Process { .. }));
+        let s = resolve(
+            "[executor]\nruntime = \"keeper\"\nkeeper_url = \"http://127.0.0.1:7070\"\nkeeper_token = \"k\"",
+        )
+        .unwrap();
+        match &s.runtime {
+            RuntimeBackend::Keeper { url, token } => {
+                assert_eq!(url, "http://127.0.0.1:7070");
+                assert_eq!(token.expose(), "k");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Flags and the environment (CREWSHIP_RUNTIME, …) beat the file.
+        let o = Overrides {
+            runtime: Some("process".into()),
+            ..Overrides::default()
+        };
+        let file = parse_file("[executor]\nruntime = \"keeper\"").unwrap();
+        assert!(matches!(
+            Settings::resolve(file, &o).unwrap().runtime,
+            RuntimeBackend::Process { .. }
+        ));
+        for (text, key) in [
+            ("[executor]\nruntime = \"docker\"", "executor.runtime"),
+            ("[executor]\nruntime = \"keeper\"", "executor.keeper_url"),
+            (
+                "[executor]\nruntime = \"keeper\"\nkeeper_url = \"http://k\"",
+                "executor.keeper_token",
+            ),
+        ] {
+            assert_eq!(resolve(text).unwrap_err().key, key, "{text}");
+        }
+    }
+
+    #[test]
+    fn keeper_token_never_shows_in_debug_output() {
+        let s = resolve(
+            "[executor]\nruntime = \"keeper\"\nkeeper_url = \"http://k\"\nkeeper_token = \"sekrit-token\"",
+        )
+        .unwrap();
+        assert!(!format!("{s:?}").contains("sekrit-token"));
     }
 
     #[test]

@@ -5,9 +5,11 @@
 //! - `serve`: wiring the ports and running handler and executor until Ctrl-C / SIGTERM.
 //! - `trigger`: a client that signs and sends a webhook.
 //! - `client`: `agents …` and `secret rotate`, clients of any deployment's management API.
+//! - `keeper`: the Keeper server (docs/keeper.md) over the local process runtime.
 
 mod client;
 mod config;
+mod keeper;
 mod serve;
 mod trigger;
 
@@ -48,6 +50,8 @@ enum Command {
     Agents(client::agents::AgentsArgs),
     /// Rotate an agent's webhook secret (needs a monitoring token of its workspace).
     Secret(client::secret::SecretArgs),
+    /// Serve the Keeper protocol on top of local processes.
+    Keeper(keeper::KeeperArgs),
 }
 
 #[tokio::main]
@@ -59,6 +63,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Trigger(args) => trigger::run(&settings(cli.config, &cli.overrides)?, args).await,
         Command::Agents(args) => client::agents::run(args).await,
         Command::Secret(args) => client::secret::run(args).await,
+        Command::Keeper(args) => keeper::run(&settings(cli.config, &cli.overrides)?, args).await,
     }
 }
 

@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use crewship_core::ports::MemoryPorts;
 use crewship_core::registry::MemoryRegistry;
-use executor::runtime::ProcessRuntime;
 use executor::{Executor, ExecutorConfig};
 use handler::{ApiToken, AppState, HandlerConfig, Prerequisites};
 use tokio::net::TcpListener;
@@ -25,7 +24,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     };
     // A message stays hidden for two leases: the heartbeat renews it long before that.
     let memory = MemoryPorts::new(registry, executor_config.lease * 2);
-    let runtime = Arc::new(ProcessRuntime::new(&settings.work_dir));
+    let runtime = settings.runtime.build()?;
 
     let mut config = HandlerConfig::new(
         Some(settings.internal_token.clone()),
@@ -72,7 +71,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal(stop: CancellationToken) {
+pub async fn wait_for_signal(stop: CancellationToken) {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .expect("SIGTERM handler");
     tokio::select! {

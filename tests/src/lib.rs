@@ -5,10 +5,12 @@
 //! - [`sign`]: the `X-Signature` a sender computes.
 //! - [`burst`]: many distinct signed deliveries from concurrent connections.
 //! - [`cli`]: the same binary's client subcommands, run as child processes.
+//! - [`keeper`]: a `local-runner keeper` process for tests of the Keeper runtime.
 //! - [`ws`]: a WebSocket client for `/ws`.
 
 pub mod burst;
 pub mod cli;
+pub mod keeper;
 pub mod ws;
 
 use std::io::{BufRead, BufReader, Read};

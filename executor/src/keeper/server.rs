@@ -1,0 +1,300 @@
+//! The Keeper server: protocol v1 over HTTP on top of a local `ContainerRuntime` (in the local
+//! runner, the process runtime with one working directory per crew).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{post, put};
+use base64::Engine;
+use crewship_core::ids::CrewId;
+use crewship_core::runtime::{ContainerRuntime, ExecSpec, ExitStatus, RuntimeId};
+use crewship_core::secret::Secret;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+
+use super::protocol::{
+    ErrorBody, ExecRequest, Frame, KillRequest, MAX_ARGV, MAX_ENV, MAX_REQUEST_BYTES, RuntimeInfo,
+    Stdin,
+};
+
+type KillTx = mpsc::Sender<(Duration, oneshot::Sender<()>)>;
+
+#[derive(Clone)]
+struct AppState {
+    token: Secret,
+    runtime: Arc<dyn ContainerRuntime>,
+    /// Runtime id (as handed out) → crew and local runtime id.
+    runtimes: Arc<Mutex<HashMap<String, (String, RuntimeId)>>>,
+    execs: Arc<Mutex<HashMap<String, KillTx>>>,
+}
+
+struct ApiError(StatusCode, &'static str, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: self.1.into(),
+            message: self.2,
+        };
+        (self.0, Json(body)).into_response()
+    }
+}
+
+fn err(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError(status, code, message.into())
+}
+
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        .unwrap_or_default();
+    if state.token.matches(presented) {
+        Ok(())
+    } else {
+        Err(err(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or wrong bearer token",
+        ))
+    }
+}
+
+/// The protocol's routes. `token` must be non-empty (an empty one matches nothing).
+pub fn router(runtime: Arc<dyn ContainerRuntime>, token: Secret) -> Router {
+    let state = AppState {
+        token,
+        runtime,
+        runtimes: Arc::default(),
+        execs: Arc::default(),
+    };
+    Router::new()
+        // PUT takes a crew id, GET a runtime id: one path pattern, two meanings.
+        .route("/v1/runtimes/{key}", put(ensure).get(status))
+        .route("/v1/runtimes/{id}/exec", post(exec))
+        .route("/v1/execs/{id}/kill", post(kill))
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    runtime: Arc<dyn ContainerRuntime>,
+    token: Secret,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(runtime, token))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn ensure(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(crew): Path<String>,
+) -> Result<Json<RuntimeInfo>, ApiError> {
+    authorize(&state, &headers)?;
+    let crew_id: CrewId = crew
+        .parse()
+        .map_err(|_| err(StatusCode::BAD_REQUEST, "bad_request", "invalid crew id"))?;
+    let local = state.runtime.ensure(&crew_id).await.map_err(|e| {
+        tracing::warn!(error = %e, "ensure failed");
+        err(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "runtime could not be ensured",
+        )
+    })?;
+    let id = format!("rt-{crew}");
+    state
+        .runtimes
+        .lock()
+        .unwrap()
+        .insert(id.clone(), (crew.clone(), local));
+    Ok(Json(RuntimeInfo {
+        id,
+        crew,
+        state: "running".into(),
+    }))
+}
+
+async fn status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<RuntimeInfo>, ApiError> {
+    authorize(&state, &headers)?;
+    let crew = state
+        .runtimes
+        .lock()
+        .unwrap()
+        .get(&id)
+        .map(|(c, _)| c.clone());
+    let crew = crew.ok_or_else(|| err(StatusCode::NOT_FOUND, "not_found", "no such runtime"))?;
+    Ok(Json(RuntimeInfo {
+        id,
+        crew,
+        state: "running".into(),
+    }))
+}
+
+fn frame_bytes(frame: &Frame) -> Bytes {
+    let mut line = serde_json::to_vec(frame).unwrap_or_default();
+    line.push(b'\n');
+    Bytes::from(line)
+}
+
+async fn exec(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(req): Json<ExecRequest>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    if req.argv.is_empty() || req.argv.len() > MAX_ARGV || req.env.len() > MAX_ENV {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "argv or env out of limits",
+        ));
+    }
+    let local = state
+        .runtimes
+        .lock()
+        .unwrap()
+        .get(&id)
+        .map(|(_, l)| l.clone());
+    let mut local =
+        local.ok_or_else(|| err(StatusCode::NOT_FOUND, "not_found", "no such runtime"))?;
+    if let Some(cwd) = &req.cwd {
+        let rel = std::path::Path::new(cwd);
+        if rel.is_absolute()
+            || rel
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            return Err(err(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "cwd must stay inside the runtime",
+            ));
+        }
+        local = RuntimeId(
+            std::path::Path::new(&local.0)
+                .join(rel)
+                .to_string_lossy()
+                .into_owned(),
+        );
+    }
+    let stdin = match req.stdin {
+        None => Vec::new(),
+        Some(Stdin::Text(t)) => t.into_bytes(),
+        Some(Stdin::Base64(b)) => base64::engine::general_purpose::STANDARD
+            .decode(b)
+            .map_err(|_| {
+                err(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    "stdin is not base64",
+                )
+            })?,
+    };
+    let spec = ExecSpec {
+        argv: req.argv,
+        env: req
+            .env
+            .into_iter()
+            .map(|(k, v)| (k, Secret::new(v)))
+            .collect(),
+        stdin,
+    };
+    let spec_len = (spec.argv.len(), spec.env.len());
+    let mut execution = state.runtime.exec(&local, spec).await.map_err(|e| {
+        tracing::warn!(error = %e, "exec failed");
+        err(StatusCode::BAD_REQUEST, "bad_request", e.to_string())
+    })?;
+    let exec_id = format!("x-{}", uuid::Uuid::now_v7());
+    // Counts only: env values are secrets and argv may carry the agent's message.
+    tracing::info!(%exec_id, runtime = %id, argv = spec_len.0, env = spec_len.1, "exec started");
+    let (kill_tx, mut kill_rx) = mpsc::channel::<(Duration, oneshot::Sender<()>)>(4);
+    state.execs.lock().unwrap().insert(exec_id.clone(), kill_tx);
+    let (tx, rx) = mpsc::channel::<Bytes>(64);
+    let execs = state.execs.clone();
+    let started = frame_bytes(&Frame::Started {
+        exec_id: exec_id.clone(),
+    });
+    tokio::spawn(async move {
+        let _ = tx.send(started).await;
+        loop {
+            tokio::select! {
+                line = execution.next_line() => match line {
+                    Some(Ok(l)) => {
+                        let f = Frame::Line { stream: l.stream, content: l.content };
+                        if tx.send(frame_bytes(&f)).await.is_err() {
+                            // The client went away: nobody will ever read or kill this agent.
+                            let _ = execution.kill(Duration::from_secs(2)).await;
+                            break;
+                        }
+                    }
+                    Some(Err(e)) => {
+                        let _ = tx.send(frame_bytes(&Frame::Error { message: e.to_string() })).await;
+                        let _ = execution.kill(Duration::from_secs(2)).await;
+                        break;
+                    }
+                    None => {
+                        let f = match execution.wait().await {
+                            Ok(ExitStatus::Code(c)) => Frame::Exit { code: Some(c), signal: None },
+                            Ok(ExitStatus::Signal(s)) => Frame::Exit { code: None, signal: Some(s) },
+                            Err(e) => Frame::Error { message: e.to_string() },
+                        };
+                        let _ = tx.send(frame_bytes(&f)).await;
+                        break;
+                    }
+                },
+                Some((grace, done)) = kill_rx.recv() => {
+                    let _ = execution.kill(grace).await;
+                    let _ = done.send(());
+                }
+            }
+        }
+        // Answer kills that raced with the end.
+        while let Ok((_, done)) = kill_rx.try_recv() {
+            let _ = done.send(());
+        }
+        execs.lock().unwrap().remove(&exec_id);
+    });
+    let body = Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
+    }));
+    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
+}
+
+async fn kill(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Option<Json<KillRequest>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    authorize(&state, &headers)?;
+    let grace = Duration::from_millis(body.map_or(5_000, |Json(k)| k.grace_ms).min(60_000));
+    let tx = state.execs.lock().unwrap().get(&id).cloned();
+    // Unknown or finished exec: nothing left to kill (idempotent).
+    if let Some(tx) = tx {
+        let (done_tx, done_rx) = oneshot::channel();
+        if tx.send((grace, done_tx)).await.is_ok() {
+            let _ = done_rx.await;
+        }
+    }
+    Ok(Json(serde_json::json!({"killed": true})))
+}

@@ -1,0 +1,300 @@
+//! The Keeper runtime: `ContainerRuntime` over HTTP (protocol v1, docs/keeper.md).
+//!
+//! One `reqwest::Client` per runtime (connections reused); connect and per-call timeouts;
+//! retries with backoff only for idempotent calls (`ensure`, `status`); a stream that ends
+//! without an exit frame is `RuntimeError::Stream` naming Keeper; `kill` is bounded by the
+//! per-call timeout so a silent Keeper cannot hold a run past its deadline.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use crewship_core::ids::CrewId;
+use crewship_core::runtime::{
+    ContainerRuntime, ExecSpec, Execution, ExitStatus, OutputLine, RuntimeError, RuntimeId,
+};
+use crewship_core::secret::Secret;
+use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
+
+use crate::keeper::protocol::{
+    ErrorBody, ExecRequest, Frame, KillRequest, MAX_FRAME_BYTES, RuntimeInfo, Stdin,
+};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+const ATTEMPTS: u32 = 3;
+
+pub struct KeeperRuntime {
+    client: Client,
+    base: String,
+    token: Secret,
+    call_timeout: Duration,
+}
+
+impl KeeperRuntime {
+    pub fn new(base_url: &str, token: Secret) -> Result<Self, RuntimeError> {
+        let client = Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .build()
+            .map_err(|e| RuntimeError::Unavailable(Box::new(e)))?;
+        Ok(Self {
+            client,
+            base: base_url.trim_end_matches('/').to_owned(),
+            token,
+            call_timeout: CALL_TIMEOUT,
+        })
+    }
+
+    /// Shorter per-call timeouts, for tests of a silent Keeper.
+    #[must_use]
+    pub fn with_call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = timeout;
+        self
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(self.token.expose())
+    }
+
+    /// Status of a runtime, retried (idempotent).
+    pub async fn status(&self, runtime: &RuntimeId) -> Result<RuntimeInfo, RuntimeError> {
+        let path = format!("/v1/runtimes/{}", runtime.0);
+        let resp = self
+            .retrying(|| self.request(Method::GET, &path).timeout(self.call_timeout))
+            .await?;
+        resp.json()
+            .await
+            .map_err(|e| RuntimeError::Unavailable(Box::new(e)))
+    }
+
+    async fn retrying(&self, build: impl Fn() -> RequestBuilder) -> Result<Response, RuntimeError> {
+        let mut backoff = Duration::from_millis(200);
+        let mut attempt = 1;
+        loop {
+            let result = build().send().await;
+            let retry = match &result {
+                Ok(r) => r.status().is_server_error(),
+                Err(e) => e.is_connect() || e.is_timeout(),
+            };
+            if !retry || attempt >= ATTEMPTS {
+                return checked(result).await;
+            }
+            tracing::warn!(attempt, "Keeper call failed; retrying");
+            tokio::time::sleep(backoff).await;
+            backoff *= 2;
+            attempt += 1;
+        }
+    }
+}
+
+/// A transport error or a non-2xx answer, as a runtime error naming Keeper.
+async fn checked(result: reqwest::Result<Response>) -> Result<Response, RuntimeError> {
+    let resp = result.map_err(|e| unavailable(format!("Keeper unreachable: {e}")))?;
+    if resp.status().is_success() {
+        return Ok(resp);
+    }
+    let status = resp.status();
+    let body: Option<ErrorBody> = resp.json().await.ok();
+    let message = body.map_or_else(
+        || status.to_string(),
+        |b| format!("{}: {}", b.error, b.message),
+    );
+    Err(if status == StatusCode::UNAUTHORIZED {
+        unavailable(format!("Keeper rejected the token ({message})"))
+    } else {
+        unavailable(format!("Keeper answered {status} ({message})"))
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct KeeperError(String);
+
+fn unavailable(message: String) -> RuntimeError {
+    RuntimeError::Unavailable(Box::new(KeeperError(message)))
+}
+
+#[async_trait]
+impl ContainerRuntime for KeeperRuntime {
+    async fn ensure(&self, crew: &CrewId) -> Result<RuntimeId, RuntimeError> {
+        let path = format!("/v1/runtimes/{}", crew.as_str());
+        let resp = self
+            .retrying(|| self.request(Method::PUT, &path).timeout(self.call_timeout))
+            .await
+            .map_err(|e| RuntimeError::Ensure {
+                crew: crew.clone(),
+                reason: source_text(&e),
+            })?;
+        let info: RuntimeInfo = resp.json().await.map_err(|e| RuntimeError::Ensure {
+            crew: crew.clone(),
+            reason: format!("Keeper sent a bad answer: {e}"),
+        })?;
+        Ok(RuntimeId(info.id))
+    }
+
+    async fn exec(
+        &self,
+        runtime: &RuntimeId,
+        spec: ExecSpec,
+    ) -> Result<Box<dyn Execution>, RuntimeError> {
+        use base64::Engine;
+        let body = ExecRequest {
+            argv: spec.argv,
+            env: spec
+                .env
+                .into_iter()
+                .map(|(k, v)| (k, v.expose().to_owned()))
+                .collect(),
+            cwd: None,
+            stdin: (!spec.stdin.is_empty()).then(|| {
+                Stdin::Base64(base64::engine::general_purpose::STANDARD.encode(&spec.stdin))
+            }),
+        };
+        // Never retried: a second exec would run the agent twice. No overall timeout: the
+        // run's deadline bounds the stream; the connect timeout bounds the start.
+        let resp = checked(
+            self.request(Method::POST, &format!("/v1/runtimes/{}/exec", runtime.0))
+                .json(&body)
+                .send()
+                .await,
+        )
+        .await
+        .map_err(|e| RuntimeError::Spawn(source_text(&e)))?;
+        let mut execution = KeeperExecution {
+            runtime: self.clone_handle(),
+            resp,
+            buf: Vec::new(),
+            exec_id: None,
+            exit: None,
+            ended: false,
+        };
+        match execution.next_frame().await {
+            Ok(Some(Frame::Started { exec_id })) => execution.exec_id = Some(exec_id),
+            Ok(_) => return Err(RuntimeError::Spawn("Keeper did not start the exec".into())),
+            Err(e) => return Err(RuntimeError::Spawn(source_text(&e))),
+        }
+        Ok(Box::new(execution))
+    }
+
+    fn describe(&self) -> String {
+        format!("keeper {}", self.base)
+    }
+}
+
+fn source_text(e: &RuntimeError) -> String {
+    match e {
+        RuntimeError::Unavailable(s) => s.to_string(),
+        other => other.to_string(),
+    }
+}
+
+impl KeeperRuntime {
+    fn clone_handle(&self) -> KeeperRuntime {
+        KeeperRuntime {
+            client: self.client.clone(),
+            base: self.base.clone(),
+            token: self.token.clone(),
+            call_timeout: self.call_timeout,
+        }
+    }
+}
+
+struct KeeperExecution {
+    runtime: KeeperRuntime,
+    resp: Response,
+    buf: Vec<u8>,
+    exec_id: Option<String>,
+    exit: Option<ExitStatus>,
+    ended: bool,
+}
+
+impl KeeperExecution {
+    /// The next frame; `Ok(None)` when the body ended cleanly between frames.
+    async fn next_frame(&mut self) -> Result<Option<Frame>, RuntimeError> {
+        loop {
+            if let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=pos).collect();
+                return serde_json::from_slice(&line[..pos])
+                    .map(Some)
+                    .map_err(|e| RuntimeError::Stream(format!("Keeper sent a bad frame: {e}")));
+            }
+            if self.buf.len() > MAX_FRAME_BYTES {
+                return Err(RuntimeError::Stream(
+                    "Keeper sent a frame over the limit".into(),
+                ));
+            }
+            match self.resp.chunk().await {
+                Ok(Some(chunk)) => self.buf.extend_from_slice(&chunk),
+                Ok(None) if self.buf.is_empty() => return Ok(None),
+                Ok(None) => {
+                    return Err(RuntimeError::Stream("Keeper stream ended mid-frame".into()));
+                }
+                Err(e) => {
+                    return Err(RuntimeError::Stream(format!("Keeper stream broke: {e}")));
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Execution for KeeperExecution {
+    async fn next_line(&mut self) -> Option<Result<OutputLine, RuntimeError>> {
+        if self.ended {
+            return None;
+        }
+        let result = match self.next_frame().await {
+            Ok(Some(Frame::Line { stream, content })) => {
+                return Some(Ok(OutputLine { stream, content }));
+            }
+            Ok(Some(Frame::Exit { code, signal })) => {
+                self.exit = Some(match (code, signal) {
+                    (Some(c), _) => ExitStatus::Code(c),
+                    (None, Some(s)) => ExitStatus::Signal(s),
+                    (None, None) => ExitStatus::Code(-1),
+                });
+                None
+            }
+            Ok(Some(Frame::Error { message })) => Some(Err(RuntimeError::Stream(format!(
+                "Keeper reported: {message}"
+            )))),
+            Ok(Some(Frame::Started { .. })) => Some(Err(RuntimeError::Stream(
+                "Keeper sent a second start frame".into(),
+            ))),
+            Ok(None) => Some(Err(RuntimeError::Stream(
+                "Keeper stream ended without an exit status".into(),
+            ))),
+            Err(e) => Some(Err(e)),
+        };
+        self.ended = true;
+        result
+    }
+
+    async fn wait(&mut self) -> Result<ExitStatus, RuntimeError> {
+        while !self.ended {
+            if let Some(Err(e)) = self.next_line().await {
+                return Err(e);
+            }
+        }
+        self.exit.ok_or_else(|| {
+            RuntimeError::Stream("Keeper stream ended without an exit status".into())
+        })
+    }
+
+    async fn kill(&mut self, grace: Duration) -> Result<(), RuntimeError> {
+        let Some(id) = &self.exec_id else {
+            return Ok(());
+        };
+        let grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX);
+        // Bounded: the server waits up to `grace` before answering, plus the call timeout.
+        let result = self
+            .runtime
+            .request(Method::POST, &format!("/v1/execs/{id}/kill"))
+            .json(&KillRequest { grace_ms })
+            .timeout(grace + self.runtime.call_timeout)
+            .send()
+            .await;
+        checked(result).await.map(|_| ())
+    }
+}

@@ -1,0 +1,201 @@
+//! One conformance suite for container runtimes, run unchanged against the local process
+//! runtime and against the Keeper client talking to an in-process Keeper server on port 0.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crewship_core::ids::CrewId;
+use crewship_core::log::Stream;
+use crewship_core::runtime::{ContainerRuntime, ExecSpec, Execution, ExitStatus, RuntimeId};
+use crewship_core::secret::Secret;
+use executor::runtime::lines::MAX_LINE_BYTES;
+use executor::runtime::{KeeperRuntime, ProcessRuntime};
+use tokio_util::sync::CancellationToken;
+
+const TOKEN: &str = "conformance-token-0123456789";
+
+fn sh(script: &str) -> ExecSpec {
+    ExecSpec {
+        argv: vec!["sh".into(), "-c".into(), script.into()],
+        env: Vec::new(),
+        stdin: Vec::new(),
+    }
+}
+
+async fn start(rt: &Arc<dyn ContainerRuntime>, spec: ExecSpec) -> Box<dyn Execution> {
+    let crew: CrewId = "crew-conf".parse().unwrap();
+    let id: RuntimeId = rt.ensure(&crew).await.unwrap();
+    // ensure is idempotent: the same crew gets the same runtime.
+    assert_eq!(rt.ensure(&crew).await.unwrap(), id);
+    rt.exec(&id, spec).await.unwrap()
+}
+
+async fn collect(exec: &mut Box<dyn Execution>) -> (Vec<(Stream, String)>, ExitStatus) {
+    let mut lines = Vec::new();
+    while let Some(line) = exec.next_line().await {
+        let line = line.unwrap();
+        lines.push((line.stream, line.content));
+    }
+    (lines, exec.wait().await.unwrap())
+}
+
+async fn exit_codes_are_reported(rt: Arc<dyn ContainerRuntime>) {
+    let mut exec = start(&rt, sh("exit 3")).await;
+    assert_eq!(collect(&mut exec).await.1, ExitStatus::Code(3));
+    let mut exec = start(&rt, sh("true")).await;
+    assert_eq!(collect(&mut exec).await.1, ExitStatus::Code(0));
+}
+
+async fn lines_arrive_in_order_per_stream(rt: Arc<dyn ContainerRuntime>) {
+    let mut exec = start(
+        &rt,
+        sh("for i in 1 2 3; do echo out$i; echo err$i >&2; done"),
+    )
+    .await;
+    let (lines, _) = collect(&mut exec).await;
+    let of = |s: Stream| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| l.0 == s)
+            .map(|l| l.1.clone())
+            .collect()
+    };
+    assert_eq!(of(Stream::Stdout), ["out1", "out2", "out3"]);
+    assert_eq!(of(Stream::Stderr), ["err1", "err2", "err3"]);
+}
+
+async fn stdin_is_delivered(rt: Arc<dyn ContainerRuntime>) {
+    let mut spec = sh("cat");
+    spec.stdin = b"hello\nworld\n".to_vec();
+    let mut exec = start(&rt, spec).await;
+    let (lines, status) = collect(&mut exec).await;
+    assert_eq!(status, ExitStatus::Code(0));
+    let out: Vec<_> = lines.into_iter().map(|l| l.1).collect();
+    assert_eq!(out, ["hello", "world"]);
+}
+
+async fn env_is_delivered(rt: Arc<dyn ContainerRuntime>) {
+    let mut spec = sh("echo \"$AGENT_KEY\"");
+    spec.env = vec![("AGENT_KEY".into(), Secret::new("s3cret value"))];
+    let mut exec = start(&rt, spec).await;
+    let (lines, _) = collect(&mut exec).await;
+    assert_eq!(lines, [(Stream::Stdout, "s3cret value".to_owned())]);
+}
+
+async fn long_lines_arrive_split(rt: Arc<dyn ContainerRuntime>) {
+    let n = MAX_LINE_BYTES * 2 + 10;
+    let mut exec = start(
+        &rt,
+        sh(&format!("head -c {n} /dev/zero | tr '\\0' x; echo")),
+    )
+    .await;
+    let (lines, _) = collect(&mut exec).await;
+    let sizes: Vec<_> = lines.iter().map(|l| l.1.len()).collect();
+    assert_eq!(sizes, [MAX_LINE_BYTES, MAX_LINE_BYTES, 10]);
+}
+
+async fn kill_stops_the_tree(rt: Arc<dyn ContainerRuntime>) {
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    let script = format!(
+        "trap '' TERM; sleep 300 & echo $! >> {p}; echo $$ >> {p}; echo ready; wait",
+        p = pids.display()
+    );
+    let mut exec = start(&rt, sh(&script)).await;
+    let first = exec.next_line().await.unwrap().unwrap();
+    assert_eq!(first.content, "ready");
+    exec.kill(Duration::from_millis(300)).await.unwrap();
+    let text = std::fs::read_to_string(&pids).unwrap();
+    let pids: Vec<u32> = text.lines().map(|l| l.trim().parse().unwrap()).collect();
+    assert_eq!(pids.len(), 2);
+    // Poll with a deadline: reaping is asynchronous.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let alive: Vec<_> = pids
+            .iter()
+            .filter(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/stat"))
+                    .is_ok_and(|s| !s.contains(") Z "))
+            })
+            .collect();
+        if alive.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still alive: {alive:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The stream ends after a kill.
+    while let Some(Ok(_)) = exec.next_line().await {}
+}
+
+/// Runs the whole suite against one runtime.
+async fn suite(rt: Arc<dyn ContainerRuntime>) {
+    exit_codes_are_reported(rt.clone()).await;
+    lines_arrive_in_order_per_stream(rt.clone()).await;
+    stdin_is_delivered(rt.clone()).await;
+    env_is_delivered(rt.clone()).await;
+    long_lines_arrive_split(rt.clone()).await;
+    kill_stops_the_tree(rt).await;
+}
+
+#[tokio::test]
+async fn process_runtime_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    suite(Arc::new(ProcessRuntime::new(dir.path()))).await;
+}
+
+/// Starts an in-process Keeper server on port 0; returns its URL and a stop switch.
+async fn keeper_server(root: &std::path::Path) -> (String, CancellationToken) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let stop = CancellationToken::new();
+    let local: Arc<dyn ContainerRuntime> = Arc::new(ProcessRuntime::new(root));
+    let s = stop.clone();
+    tokio::spawn(executor::keeper::server::serve(
+        listener,
+        local,
+        Secret::new(TOKEN),
+        async move { s.cancelled().await },
+    ));
+    (url, stop)
+}
+
+#[tokio::test]
+async fn keeper_runtime_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, stop) = keeper_server(dir.path()).await;
+    let rt = KeeperRuntime::new(&url, Secret::new(TOKEN)).unwrap();
+    suite(Arc::new(rt)).await;
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn keeper_rejects_a_wrong_token_naming_keeper() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, stop) = keeper_server(dir.path()).await;
+    let rt = KeeperRuntime::new(&url, Secret::new("wrong-token")).unwrap();
+    let err = rt.ensure(&"crew-a".parse().unwrap()).await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("Keeper rejected the token"), "{text}");
+    assert!(!text.contains("wrong-token"), "{text}");
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn keeper_unreachable_fails_ensure_naming_keeper() {
+    // Bind then drop: nothing listens on this port.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let rt = KeeperRuntime::new(&format!("http://{addr}"), Secret::new(TOKEN)).unwrap();
+    let text = rt
+        .ensure(&"crew-a".parse().unwrap())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains("Keeper unreachable"), "{text}");
+}

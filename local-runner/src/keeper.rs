@@ -1,0 +1,53 @@
+//! `local-runner keeper`: serves the Keeper protocol (docs/keeper.md) on top of the local
+//! process runtime, one working directory per crew under the configured `work_dir`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use clap::Args;
+use crewship_core::secret::Secret;
+use executor::runtime::ProcessRuntime;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Settings;
+
+#[derive(Debug, Args)]
+pub struct KeeperArgs {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(
+        long = "listen",
+        id = "keeper_listen",
+        default_value = "127.0.0.1:7070"
+    )]
+    pub listen: SocketAddr,
+    /// Bearer token clients must present.
+    #[arg(
+        long = "token",
+        id = "keeper_server_token",
+        env = "CREWSHIP_KEEPER_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: String,
+}
+
+pub async fn run(settings: &Settings, args: KeeperArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(!args.token.is_empty(), "the Keeper token is empty");
+    let listener = TcpListener::bind(args.listen).await?;
+    let addr = listener.local_addr()?;
+    let runtime = Arc::new(ProcessRuntime::new(&settings.work_dir));
+    // The harness reads this line to learn the port; the token is never printed.
+    println!("keeper listening on http://{addr}");
+    tracing::info!(%addr, work_dir = %settings.work_dir.display(), "keeper started");
+    let stop = CancellationToken::new();
+    tokio::spawn(crate::serve::wait_for_signal(stop.clone()));
+    executor::keeper::server::serve(
+        listener,
+        runtime,
+        Secret::new(args.token),
+        stop.cancelled_owned(),
+    )
+    .await?;
+    tracing::info!("keeper stopped");
+    Ok(())
+}
