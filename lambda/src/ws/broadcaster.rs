@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use crewship_core::broadcast::{BroadcastEvent, Broadcaster};
 use crewship_core::ids::WorkspaceId;
@@ -21,6 +22,10 @@ use super::poster::{PostError, Poster};
 
 /// Events waiting for the background task before `publish` starts dropping.
 pub const DEFAULT_CAPACITY: usize = 4096;
+
+/// Longest wait for one post: a connection API Gateway cannot deliver to in time must not
+/// hold up the others (nor, through the queue, the run).
+pub const POST_TIMEOUT: Duration = Duration::from_secs(5);
 
 enum Job {
     Publish(WorkspaceId, BroadcastEvent),
@@ -153,7 +158,10 @@ pub(crate) async fn send_all(
     messages: &[String],
 ) -> bool {
     for message in messages {
-        match poster.post(connection_id, message).await {
+        let posted = tokio::time::timeout(POST_TIMEOUT, poster.post(connection_id, message))
+            .await
+            .unwrap_or_else(|_| Err(PostError::Failed("timed out".into())));
+        match posted {
             Ok(()) => {}
             Err(PostError::Gone) => {
                 tracing::info!(connection = connection_id, "connection gone; record removed");
