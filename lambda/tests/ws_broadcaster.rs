@@ -19,8 +19,8 @@ use crewship_core::broadcast::{BroadcastEvent, Broadcaster};
 use crewship_core::ids::WorkspaceId;
 use crewship_core::log::{LogEntry, Stream};
 use crewship_lambda::ws::{
-    ApiGatewayBroadcaster, ApiGatewayPoster, ConnectionRecord, ConnectionStore,
-    MemoryConnections, PostError, Poster,
+    ApiGatewayBroadcaster, ApiGatewayPoster, ConnectionRecord, ConnectionStore, MemoryConnections,
+    PostError, Poster,
 };
 use time::macros::datetime;
 
@@ -55,7 +55,12 @@ async fn post_to_connection(
 
 async fn delete_connection(State(state): State<Arc<Recorded>>, Path(id): Path<String>) -> Response {
     if state.gone.lock().unwrap().contains(&id) {
-        return (StatusCode::GONE, [("x-amzn-errortype", "GoneException")], "{}").into_response();
+        return (
+            StatusCode::GONE,
+            [("x-amzn-errortype", "GoneException")],
+            "{}",
+        )
+            .into_response();
     }
     StatusCode::NO_CONTENT.into_response()
 }
@@ -119,7 +124,11 @@ async fn each_frame_is_posted_to_every_subscriber_of_its_workspace_only() {
     subscribed(&store, "Cc3=", "other").await;
     // Authenticated but not subscribed: nothing for it.
     store
-        .put(&ConnectionRecord::new("Dd4=", Some(ws("ws")), 1_700_000_000))
+        .put(&ConnectionRecord::new(
+            "Dd4=",
+            Some(ws("ws")),
+            1_700_000_000,
+        ))
         .await
         .unwrap();
     let broadcaster = ApiGatewayBroadcaster::spawn(store.clone(), Arc::new(poster(addr)), 64);
@@ -173,7 +182,10 @@ async fn the_poster_maps_410_to_gone_and_posts_the_exact_bytes() {
         Err(PostError::Gone)
     ));
     assert!(matches!(poster.close("Gone=").await, Err(PostError::Gone)));
-    poster.post("Ok/+=", r#"{"type":"pong","é":1}"#).await.unwrap();
+    poster
+        .post("Ok/+=", r#"{"type":"pong","é":1}"#)
+        .await
+        .unwrap();
     poster.close("Ok/+=").await.unwrap();
     assert_eq!(
         recorded.posts.lock().unwrap().clone(),
@@ -192,5 +204,9 @@ async fn publish_never_waits_for_a_stuck_connection_and_drops_on_overflow() {
     for seq in 1..=40 {
         broadcaster.publish(&ws("ws"), line(seq));
     }
-    assert!(broadcaster.dropped() >= 40 - 4 - 1, "{}", broadcaster.dropped());
+    assert!(
+        broadcaster.dropped() >= 40 - 4 - 1,
+        "{}",
+        broadcaster.dropped()
+    );
 }

@@ -9,8 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, ScalarAttributeType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
 };
 use crewship_core::ids::{RunId, WorkspaceId};
 use crewship_lambda::ws::connections::{Held, Resume};
@@ -20,11 +20,18 @@ use crewship_lambda::ws::{ConnectionRecord, ConnectionStore, DynamoConnections};
 const MOTO_VERSION: &str = "5.2.5";
 
 fn moto_server() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let venv = root.join(".venv-moto");
     let server = venv.join("bin").join("moto_server");
     if !server.exists() {
-        let ok = Command::new("python3").arg("-m").arg("venv").arg(&venv).status()
+        let ok = Command::new("python3")
+            .arg("-m")
+            .arg("venv")
+            .arg(&venv)
+            .status()
             .expect("python3 is needed to install moto into .venv-moto")
             .success();
         assert!(ok, "python3 -m venv .venv-moto failed");
@@ -48,7 +55,11 @@ impl Moto {
     fn start() -> Self {
         let binary = moto_server();
         for _ in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let port = TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
             let mut child = Command::new(&binary)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .stdin(Stdio::null())
@@ -60,7 +71,10 @@ impl Moto {
             let deadline = Instant::now() + Duration::from_secs(60);
             while Instant::now() < deadline {
                 if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                    return Self { child, endpoint: format!("http://{addr}") };
+                    return Self {
+                        child,
+                        endpoint: format!("http://{addr}"),
+                    };
                 }
                 if child.try_wait().ok().flatten().is_some() {
                     break;
@@ -99,7 +113,11 @@ async fn table(moto: &Moto, name: &str) -> DynamoConnections {
             .unwrap()
     };
     let hash = |n: &str| {
-        KeySchemaElement::builder().attribute_name(n).key_type(KeyType::Hash).build().unwrap()
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(KeyType::Hash)
+            .build()
+            .unwrap()
     };
     // As in template.yaml's ConnectionsTable.
     client
@@ -113,7 +131,11 @@ async fn table(moto: &Moto, name: &str) -> DynamoConnections {
             GlobalSecondaryIndex::builder()
                 .index_name(WORKSPACE_INDEX)
                 .key_schema(hash("subscribed"))
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
                 .build()
                 .unwrap(),
         )
@@ -181,21 +203,45 @@ async fn holds_count_only_while_replaying_and_the_hand_over_returns_them() {
     store.put(&record).await.unwrap();
 
     let other_run: RunId = "run_2".parse().unwrap();
-    assert!(!store.hold("Aa1=", &other_run, Some(1), false).await.unwrap());
+    assert!(
+        !store
+            .hold("Aa1=", &other_run, Some(1), false)
+            .await
+            .unwrap()
+    );
     assert!(store.hold("Aa1=", &run(), Some(11), false).await.unwrap());
     assert!(store.hold("Aa1=", &run(), Some(12), false).await.unwrap());
     assert!(store.hold("Aa1=", &run(), None, true).await.unwrap());
     store.advance("Aa1=", 10).await.unwrap();
-    assert_eq!(store.get("Aa1=").await.unwrap().unwrap().resume.unwrap().last_seq, 10);
+    assert_eq!(
+        store
+            .get("Aa1=")
+            .await
+            .unwrap()
+            .unwrap()
+            .resume
+            .unwrap()
+            .last_seq,
+        10
+    );
 
     let held = store.end_replay("Aa1=", 10, false).await.unwrap();
-    assert_eq!(held, Held { seq: Some(12), finished: true });
+    assert_eq!(
+        held,
+        Held {
+            seq: Some(12),
+            finished: true
+        }
+    );
     let resume = store.get("Aa1=").await.unwrap().unwrap().resume.unwrap();
     assert!(!resume.replaying);
     assert_eq!(resume.held_seq, None);
     // After the hand-over frames go live.
     assert!(!store.hold("Aa1=", &run(), Some(13), false).await.unwrap());
     // A connection gone meanwhile: nothing held, no error.
-    assert_eq!(store.end_replay("gone", 1, false).await.unwrap(), Held::default());
+    assert_eq!(
+        store.end_replay("gone", 1, false).await.unwrap(),
+        Held::default()
+    );
     store.advance("gone", 1).await.unwrap();
 }

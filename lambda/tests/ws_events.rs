@@ -96,12 +96,21 @@ async fn connect_with_a_bad_token_is_refused_with_401_and_records_nothing() {
 async fn connect_without_a_token_is_accepted_unauthenticated_until_an_auth_frame() {
     let f = fixture();
     let _rx = f.poster.open("c1");
-    assert_eq!(f.function.handle(connect("c1", None, None)).await.status_code, 200);
+    assert_eq!(
+        f.function
+            .handle(connect("c1", None, None))
+            .await
+            .status_code,
+        200
+    );
     let record = f.connections.get("c1").await.unwrap().unwrap();
     assert_eq!(record.workspace, None);
 
     let auth = json!({"type": "auth", "token": TOKEN}).to_string();
-    assert_eq!(f.function.handle(message("c1", &auth)).await.status_code, 200);
+    assert_eq!(
+        f.function.handle(message("c1", &auth)).await.status_code,
+        200
+    );
     assert_eq!(f.poster.posted_to("c1"), [json!({"type": "authenticated"})]);
     let record = f.connections.get("c1").await.unwrap().unwrap();
     assert_eq!(record.workspace, Some("ws".parse().unwrap()));
@@ -120,18 +129,31 @@ async fn subscribe_records_the_channel_before_acknowledging_and_unsubscribe_remo
         f.poster.posted_to("c1"),
         [json!({"type": "subscribed", "channel": "workspace:ws"})]
     );
-    let subscribers = f.connections.subscribers(&"ws".parse().unwrap()).await.unwrap();
+    let subscribers = f
+        .connections
+        .subscribers(&"ws".parse().unwrap())
+        .await
+        .unwrap();
     assert_eq!(subscribers.len(), 1);
     assert_eq!(subscribers[0].connection_id, "c1");
 
     f.function
-        .handle(message("c1", r#"{"type":"unsubscribe","channel":"workspace:ws"}"#))
+        .handle(message(
+            "c1",
+            r#"{"type":"unsubscribe","channel":"workspace:ws"}"#,
+        ))
         .await;
     assert_eq!(
         f.poster.posted_to("c1")[1],
         json!({"type": "unsubscribed", "channel": "workspace:ws"})
     );
-    assert!(f.connections.subscribers(&"ws".parse().unwrap()).await.unwrap().is_empty());
+    assert!(
+        f.connections
+            .subscribers(&"ws".parse().unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(f.connections.get("c1").await.unwrap().is_some());
 }
 
@@ -143,15 +165,32 @@ async fn another_workspaces_channel_is_access_denied_and_not_recorded() {
         .handle(connect("c1", Some(&format!("Bearer {TOKEN}")), None))
         .await;
     f.function
-        .handle(message("c1", r#"{"type":"subscribe","channel":"workspace:other"}"#))
+        .handle(message(
+            "c1",
+            r#"{"type":"subscribe","channel":"workspace:other"}"#,
+        ))
         .await;
     assert_eq!(
         f.poster.posted_to("c1"),
         [json!({"type": "error", "channel": "workspace:other",
                 "payload": {"message": "access denied"}})]
     );
-    assert!(f.connections.subscribers(&"other".parse().unwrap()).await.unwrap().is_empty());
-    assert!(f.connections.get("c1").await.unwrap().unwrap().channels.is_empty());
+    assert!(
+        f.connections
+            .subscribers(&"other".parse().unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        f.connections
+            .get("c1")
+            .await
+            .unwrap()
+            .unwrap()
+            .channels
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -187,9 +226,15 @@ async fn a_frame_from_an_unknown_connection_starts_unauthenticated() {
     let f = fixture();
     let _rx = f.poster.open("ghost");
     f.function
-        .handle(message("ghost", r#"{"type":"subscribe","channel":"workspace:ws"}"#))
+        .handle(message(
+            "ghost",
+            r#"{"type":"subscribe","channel":"workspace:ws"}"#,
+        ))
         .await;
-    assert_eq!(f.poster.posted_to("ghost")[0]["payload"]["message"], "unauthenticated");
+    assert_eq!(
+        f.poster.posted_to("ghost")[0]["payload"]["message"],
+        "unauthenticated"
+    );
     assert_eq!(f.poster.closed(), ["ghost"]);
 }
 
@@ -204,5 +249,8 @@ async fn disconnect_deletes_the_connection_record() {
     assert_eq!(response.status_code, 200);
     assert!(f.connections.is_empty());
     // Idempotent: API Gateway may deliver it after the record expired.
-    assert_eq!(f.function.handle(disconnect("AAAA1234=")).await.status_code, 200);
+    assert_eq!(
+        f.function.handle(disconnect("AAAA1234=")).await.status_code,
+        200
+    );
 }

@@ -28,7 +28,7 @@ pub const DEFAULT_CAPACITY: usize = 4096;
 pub const POST_TIMEOUT: Duration = Duration::from_secs(5);
 
 enum Job {
-    Publish(WorkspaceId, BroadcastEvent),
+    Publish(WorkspaceId, Box<BroadcastEvent>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -79,7 +79,10 @@ impl ApiGatewayBroadcaster {
 
 impl Broadcaster for ApiGatewayBroadcaster {
     fn publish(&self, workspace: &WorkspaceId, event: BroadcastEvent) {
-        if let Err(e) = self.jobs.try_send(Job::Publish(workspace.clone(), event)) {
+        if let Err(e) = self
+            .jobs
+            .try_send(Job::Publish(workspace.clone(), Box::new(event)))
+        {
             let total = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             let reason = match e {
                 mpsc::error::TrySendError::Full(_) => "queue full",
@@ -164,7 +167,10 @@ pub(crate) async fn send_all(
         match posted {
             Ok(()) => {}
             Err(PostError::Gone) => {
-                tracing::info!(connection = connection_id, "connection gone; record removed");
+                tracing::info!(
+                    connection = connection_id,
+                    "connection gone; record removed"
+                );
                 if let Err(e) = store.delete(connection_id).await {
                     tracing::warn!(connection = connection_id, error = %e, "record not removed");
                 }

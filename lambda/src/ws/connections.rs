@@ -80,7 +80,12 @@ impl ConnectionRecord {
     }
 
     /// Whether a live frame must not be posted because the resume already sent it.
-    pub fn replay_covers(&self, frame_type: &str, run_id: Option<&RunId>, seq: Option<u64>) -> bool {
+    pub fn replay_covers(
+        &self,
+        frame_type: &str,
+        run_id: Option<&RunId>,
+        seq: Option<u64>,
+    ) -> bool {
         let Some(resume) = &self.resume else {
             return false;
         };

@@ -33,7 +33,10 @@ impl DynamoConnections {
     }
 
     fn key(connection_id: &str) -> (String, AttributeValue) {
-        ("connection_id".into(), AttributeValue::S(connection_id.into()))
+        (
+            "connection_id".into(),
+            AttributeValue::S(connection_id.into()),
+        )
     }
 }
 
@@ -69,13 +72,18 @@ fn to_item(record: &ConnectionRecord) -> Item {
         if let Some(seq) = resume.held_seq {
             item.insert("held_seq".into(), n(seq));
         }
-        item.insert("held_finished".into(), AttributeValue::Bool(resume.held_finished));
+        item.insert(
+            "held_finished".into(),
+            AttributeValue::Bool(resume.held_finished),
+        );
     }
     item
 }
 
 fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
 }
 
 fn get_n(item: &Item, name: &str) -> Option<i64> {
@@ -83,12 +91,18 @@ fn get_n(item: &Item, name: &str) -> Option<i64> {
 }
 
 fn get_bool(item: &Item, name: &str) -> bool {
-    item.get(name).and_then(|v| v.as_bool().ok()).copied().unwrap_or(false)
+    item.get(name)
+        .and_then(|v| v.as_bool().ok())
+        .copied()
+        .unwrap_or(false)
 }
 
 fn parse<T: std::str::FromStr>(item: &Item, name: &str) -> Result<Option<T>, ConnectionError> {
     get_s(item, name)
-        .map(|v| v.parse().map_err(|_| ConnectionError::Malformed(format!("bad {name}"))))
+        .map(|v| {
+            v.parse()
+                .map_err(|_| ConnectionError::Malformed(format!("bad {name}")))
+        })
         .transpose()
 }
 
@@ -98,17 +112,14 @@ fn from_item(item: &Item) -> Result<ConnectionRecord, ConnectionError> {
         .to_owned();
     let workspace: Option<WorkspaceId> = parse(item, "workspace")?;
     let channels: BTreeSet<WorkspaceId> = parse(item, "subscribed")?.into_iter().collect();
-    let resume = match parse::<RunId>(item, "resume_run")? {
-        Some(run_id) => Some(Resume {
-            run_id,
-            last_seq: get_n(item, "last_seq").unwrap_or(0).max(0) as u64,
-            finished: get_bool(item, "finished"),
-            replaying: get_bool(item, "replaying"),
-            held_seq: get_n(item, "held_seq").map(|v| v.max(0) as u64),
-            held_finished: get_bool(item, "held_finished"),
-        }),
-        None => None,
-    };
+    let resume = parse::<RunId>(item, "resume_run")?.map(|run_id| Resume {
+        run_id,
+        last_seq: get_n(item, "last_seq").unwrap_or(0).max(0) as u64,
+        finished: get_bool(item, "finished"),
+        replaying: get_bool(item, "replaying"),
+        held_seq: get_n(item, "held_seq").map(|v| v.max(0) as u64),
+        held_finished: get_bool(item, "held_finished"),
+    });
     Ok(ConnectionRecord {
         connection_id,
         workspace,
@@ -283,7 +294,10 @@ impl ConnectionStore for DynamoConnections {
 }
 
 fn is_condition_failed<R>(
-    e: &aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError, R>,
+    e: &aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::update_item::UpdateItemError,
+        R,
+    >,
 ) -> bool {
     e.as_service_error()
         .is_some_and(|e| e.is_conditional_check_failed_exception())

@@ -37,7 +37,10 @@ enum Route {
 }
 
 impl WsFunction {
-    pub async fn handle(&self, request: ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
+    pub async fn handle(
+        &self,
+        request: ApiGatewayWebsocketProxyRequest,
+    ) -> ApiGatewayProxyResponse {
         let context = &request.request_context;
         let Some(connection_id) = context.connection_id.clone().filter(|c| !c.is_empty()) else {
             return respond(400, "missing connection id");
@@ -104,7 +107,11 @@ impl WsFunction {
                 None => return Upgrade::None,
             },
         };
-        match self.tokens.workspace_of(token).filter(|_| !token.is_empty()) {
+        match self
+            .tokens
+            .workspace_of(token)
+            .filter(|_| !token.is_empty())
+        {
             Some(workspace) => Upgrade::Valid(workspace),
             None => Upgrade::Invalid,
         }

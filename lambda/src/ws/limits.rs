@@ -46,7 +46,10 @@ pub fn fit(frame: String) -> Vec<String> {
             if frame.len() <= MAX_MESSAGE_BYTES {
                 vec![frame]
             } else {
-                tracing::warn!(bytes = frame.len(), "run frame over the message limit dropped");
+                tracing::warn!(
+                    bytes = frame.len(),
+                    "run frame over the message limit dropped"
+                );
                 Vec::new()
             }
         }
@@ -54,7 +57,10 @@ pub fn fit(frame: String) -> Vec<String> {
 }
 
 fn split_log(value: Value) -> Vec<String> {
-    let content = value["payload"]["content"].as_str().unwrap_or_default().to_owned();
+    let content = value["payload"]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     // Halve the piece size until every piece fits: escaping makes the size of a piece's
     // frame depend on its characters, not only on its length.
     let mut budget = MAX_MESSAGE_BYTES / 2;

@@ -33,7 +33,9 @@ impl Resumption<'_> {
             Ok(replay) => replay,
             Err(e) => {
                 // Nothing to resume: the live frames of other runs are unaffected.
-                self.connections.end_replay(self.connection_id, after, false).await?;
+                self.connections
+                    .end_replay(self.connection_id, after, false)
+                    .await?;
                 return self.failed(&e).await;
             }
         };
@@ -70,7 +72,8 @@ impl Resumption<'_> {
         }
         // What the broadcaster held back since the replay's last read: stored, not yet sent.
         let up_to = held.seq.unwrap_or(point.last_seq);
-        let mut tail = match Replay::start(self.ports, self.workspace, run_id, point.last_seq).await {
+        let mut tail = match Replay::start(self.ports, self.workspace, run_id, point.last_seq).await
+        {
             Ok(tail) => tail,
             Err(e) => return self.failed(&e).await,
         };
