@@ -210,3 +210,36 @@ async fn publish_never_waits_for_a_stuck_connection_and_drops_on_overflow() {
         broadcaster.dropped()
     );
 }
+
+#[tokio::test]
+async fn a_resuming_connection_gets_its_runs_frames_held_back_and_others_live() {
+    use crewship_lambda::ws::connections::Resume;
+    let (addr, recorded) = server().await;
+    let store = Arc::new(MemoryConnections::new());
+    let mut record = ConnectionRecord::new("Res=", Some(ws("ws")), 1_700_000_000);
+    record.channels.insert(ws("ws"));
+    record.resume = Some(Resume {
+        run_id: "run_1".parse().unwrap(),
+        last_seq: 3,
+        finished: false,
+        replaying: true,
+        held_seq: None,
+        held_finished: false,
+    });
+    store.put(&record).await.unwrap();
+    let broadcaster = ApiGatewayBroadcaster::spawn(store.clone(), Arc::new(poster(addr)), 64);
+    broadcaster.publish(&ws("ws"), line(4));
+    broadcaster.publish(&ws("ws"), line(5));
+    broadcaster.flush().await;
+    assert!(recorded.posts.lock().unwrap().is_empty());
+    let resume = store.get("Res=").await.unwrap().unwrap().resume.unwrap();
+    assert_eq!(resume.held_seq, Some(5));
+
+    // The replay hands over having sent up to 5: a repeat is skipped, a newer line goes live.
+    store.end_replay("Res=", 5, false).await.unwrap();
+    broadcaster.publish(&ws("ws"), line(5));
+    broadcaster.publish(&ws("ws"), line(6));
+    broadcaster.flush().await;
+    let posts = recorded.posts.lock().unwrap().clone();
+    assert_eq!(posts, [("Res=".to_string(), line(6).to_frame(&ws("ws")))]);
+}
