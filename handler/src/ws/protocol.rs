@@ -84,6 +84,23 @@ impl Session {
         }
     }
 
+    /// A session whose state was persisted between requests (a stateless transport such as
+    /// the API Gateway WebSocket Lambda keeps it in a connection record). Channels outside
+    /// the workspace are dropped: a record can never widen what the token allowed.
+    pub fn restore(
+        workspace: Option<WorkspaceId>,
+        channels: impl IntoIterator<Item = WorkspaceId>,
+    ) -> Self {
+        let channels = channels
+            .into_iter()
+            .filter(|c| Some(c) == workspace.as_ref())
+            .collect();
+        Self {
+            workspace,
+            channels,
+        }
+    }
+
     pub fn workspace(&self) -> Option<&WorkspaceId> {
         self.workspace.as_ref()
     }
@@ -474,6 +491,15 @@ mod tests {
         let effects = Session::new().auth_timed_out();
         assert_eq!(sent(&effects)[0]["payload"]["message"], "unauthenticated");
         assert!(closes(&effects));
+    }
+
+    #[test]
+    fn restored_sessions_keep_only_their_own_workspace_channels() {
+        let s = Session::restore(Some(ws("a")), [ws("a"), ws("b")]);
+        assert_eq!(s.channels().collect::<Vec<_>>(), [&ws("a")]);
+        let s = Session::restore(None, [ws("a")]);
+        assert!(!s.is_authenticated());
+        assert_eq!(s.channels().count(), 0);
     }
 
     #[test]
