@@ -65,8 +65,8 @@ crew_id = "bench"
 workspace_id = "ws"
 command = ["true"]
 webhook_secret = "$SECRET"
-rate_limit_per_min = 4000000000
-max_queued_runs = 4000000000
+rate_limit_per_min = 10000000
+max_queued_runs = 10000000
 max_concurrent_runs = 2
 
 # Agent start: the first action creates start-<n>, <n> taken from the message.
@@ -79,7 +79,7 @@ workspace_id = "ws"
 max_concurrent_runs = 2
 command = ["sh", "-c", "m=\${CREWSHIP_MESSAGE#*mark-}; date +%s%N > \"$WORK/start/start-\${m%%-end*}\""]
 webhook_secret = "$SECRET"
-rate_limit_per_min = 4000000000
+rate_limit_per_min = 10000000
 
 # Log throughput: many short lines.
 [[agents]]

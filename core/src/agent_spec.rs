@@ -26,8 +26,8 @@ use crate::ids::{AgentId, CrewId, WorkspaceId};
 use crate::secret::Secret;
 
 pub const SECRET_LEN: RangeInclusive<usize> = 32..=512;
-pub const RATE_LIMIT_PER_MIN: RangeInclusive<u32> = 1..=60_000;
-pub const MAX_QUEUED_RUNS: RangeInclusive<u32> = 1..=100_000;
+pub const RATE_LIMIT_PER_MIN: RangeInclusive<u32> = 1..=10_000_000;
+pub const MAX_QUEUED_RUNS: RangeInclusive<u32> = 1..=10_000_000;
 pub const MAX_CONCURRENT_RUNS: RangeInclusive<u32> = 1..=100;
 pub const MAX_NAME_LEN: usize = 256;
 pub const MAX_MODEL_LEN: usize = 256;
@@ -287,8 +287,11 @@ mod tests {
             (json!({"timeout_secs": 601}), "timeout_secs"),
             (json!({"timeout_secs": 0}), "timeout_secs"),
             (json!({"rate_limit_per_min": 0}), "rate_limit_per_min"),
-            (json!({"rate_limit_per_min": 60_001}), "rate_limit_per_min"),
-            (json!({"max_queued_runs": 100_001}), "max_queued_runs"),
+            (
+                json!({"rate_limit_per_min": 10_000_001}),
+                "rate_limit_per_min",
+            ),
+            (json!({"max_queued_runs": 10_000_001}), "max_queued_runs"),
             (json!({"max_concurrent_runs": 101}), "max_concurrent_runs"),
             (json!({"env": {"1BAD": "v"}}), "env"),
             (json!({"name": ""}), "name"),
@@ -307,7 +310,7 @@ mod tests {
     fn claude_code_needs_no_command_and_bounds_are_inclusive() {
         let agent = spec(json!({
             "adapter": "claude-code", "command": [], "timeout_secs": 600,
-            "rate_limit_per_min": 60_000, "max_concurrent_runs": 100,
+            "rate_limit_per_min": 10_000_000, "max_concurrent_runs": 100,
         }))
         .validate("a1", 600)
         .unwrap();
