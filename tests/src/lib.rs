@@ -28,21 +28,27 @@ pub use crewship_core::signature::hmac_sha256;
 pub const SECRET: &str = "test-secret-0123456789abcdef0123456789abcdef";
 pub const TOKEN: &str = "test-token";
 
-/// The `local-runner` binary of this build, built on demand when a test runs alone.
+/// The `local-runner` binary of this build. `cargo test` does not build another package's
+/// binaries, and a binary left over from an earlier build would test old code, so the first
+/// call in each test process runs `cargo build -p local-runner` (a no-op when it is fresh).
 pub fn runner_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    // target/<profile>/deps/<test> → target/<profile>/local-runner
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let bin = dir.join("local-runner");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "local-runner"])
-            .status()
-            .expect("cargo build");
-        assert!(status.success(), "building local-runner failed");
-    }
-    bin
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("test binary path");
+            // target/<profile>/deps/<test> → target/<profile>/local-runner
+            let dir = exe.parent().and_then(Path::parent).expect("target dir");
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let mut build = Command::new(cargo);
+            build.args(["build", "-p", "local-runner"]);
+            if dir.file_name().is_some_and(|p| p == "release") {
+                build.arg("--release");
+            }
+            let status = build.status().expect("cargo build");
+            assert!(status.success(), "building local-runner failed");
+            dir.join("local-runner")
+        })
+        .clone()
 }
 
 pub fn sign(secret: &str, body: &[u8]) -> String {
