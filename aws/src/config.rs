@@ -332,3 +332,43 @@ mod tests {
         assert!(parse(&[("CREWSHIP_QUEUE", "sqs")]).is_err());
     }
 }
+
+/// `CREWSHIP_API_TOKENS`: monitoring tokens as `workspace=token` pairs, comma-separated.
+pub fn parse_api_tokens(text: &str) -> Result<Vec<handler::ApiToken>, ConfigError> {
+    let invalid = |problem: &str| ConfigError::Invalid {
+        name: "CREWSHIP_API_TOKENS",
+        problem: problem.into(),
+    };
+    text.split(',')
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (workspace, token) = pair
+                .split_once('=')
+                .ok_or_else(|| invalid("expected workspace=token pairs"))?;
+            Ok(handler::ApiToken {
+                token: crewship_core::secret::Secret::new(token.trim()),
+                workspace_id: workspace
+                    .trim()
+                    .parse()
+                    .map_err(|_| invalid("a workspace id is not valid"))?,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod api_token_tests {
+    use super::*;
+
+    #[test]
+    fn api_tokens_parse_and_refuse_malformed_pairs() {
+        let tokens = parse_api_tokens(" ws_a=t1, ws-b=t2 ").unwrap();
+        assert_eq!(tokens.len(), 2);
+        assert_eq!(tokens[1].workspace_id.as_str(), "ws-b");
+        assert_eq!(tokens[1].token.expose(), "t2");
+        assert!(parse_api_tokens("no-equals-sign").is_err());
+        assert!(parse_api_tokens("bad workspace=t").is_err());
+        assert!(parse_api_tokens("").unwrap().is_empty());
+    }
+}

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use anyhow::Context;
-use crewship_core::secret::Secret;
+use crewship_aws::config::parse_api_tokens;
 use handler::ApiToken;
 
 pub struct Env {
@@ -48,27 +48,10 @@ impl Env {
     /// `CREWSHIP_API_TOKENS`: monitoring tokens as `workspace=token` pairs, comma-separated
     /// (the format `crewship-server` reads too).
     pub fn api_tokens(&self) -> anyhow::Result<Vec<ApiToken>> {
-        parse_api_tokens(&self.get("CREWSHIP_API_TOKENS").unwrap_or_default())
+        Ok(parse_api_tokens(
+            &self.get("CREWSHIP_API_TOKENS").unwrap_or_default(),
+        )?)
     }
-}
-
-pub fn parse_api_tokens(text: &str) -> anyhow::Result<Vec<ApiToken>> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (workspace, token) = pair
-                .split_once('=')
-                .context("CREWSHIP_API_TOKENS: expected workspace=token pairs")?;
-            Ok(ApiToken {
-                token: Secret::new(token.trim()),
-                workspace_id: workspace
-                    .trim()
-                    .parse()
-                    .map_err(|_| anyhow::anyhow!("CREWSHIP_API_TOKENS: bad workspace id"))?,
-            })
-        })
-        .collect()
 }
 
 /// JSON log lines, as CloudWatch Logs Insights reads them.
@@ -80,20 +63,4 @@ pub fn init_tracing() {
         .with_env_filter(filter)
         .without_time()
         .init();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn api_tokens_parse_and_refuse_malformed_pairs() {
-        let tokens = parse_api_tokens(" ws_a=t1, ws-b=t2 ").unwrap();
-        assert_eq!(tokens.len(), 2);
-        assert_eq!(tokens[1].workspace_id.as_str(), "ws-b");
-        assert_eq!(tokens[1].token.expose(), "t2");
-        assert!(parse_api_tokens("no-equals-sign").is_err());
-        assert!(parse_api_tokens("bad workspace=t").is_err());
-        assert!(parse_api_tokens("").unwrap().is_empty());
-    }
 }

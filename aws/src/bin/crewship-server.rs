@@ -5,10 +5,9 @@
 use std::net::SocketAddr;
 
 use clap::Parser;
-use crewship_aws::config::{Backends, build_ports};
-use crewship_core::ids::WorkspaceId;
+use crewship_aws::config::{Backends, build_ports, parse_api_tokens};
 use crewship_core::secret::Secret;
-use handler::{ApiToken, AppState, HandlerConfig, Prerequisites};
+use handler::{AppState, HandlerConfig, Prerequisites};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Parser)]
@@ -54,15 +53,7 @@ async fn main() -> anyhow::Result<()> {
             log_writer: Some(built.log_writer_name),
         },
     );
-    for pair in args.api_tokens.split(',').filter(|p| !p.is_empty()) {
-        let (workspace, token) = pair
-            .split_once('=')
-            .ok_or_else(|| anyhow::anyhow!("CREWSHIP_API_TOKENS: expected workspace=token"))?;
-        config.tokens.push(ApiToken {
-            token: Secret::new(token),
-            workspace_id: workspace.parse::<WorkspaceId>()?,
-        });
-    }
+    config.tokens = parse_api_tokens(&args.api_tokens)?;
     let state = AppState::new(built.ports, config, Some(built.hub));
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     println!("listening on http://{}", listener.local_addr()?);
