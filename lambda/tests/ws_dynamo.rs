@@ -3,11 +3,6 @@
 //! index is the fan-out, the broadcaster's holds and the replay's hand-over are conditional
 //! updates, and the broadcaster removes a gone connection's item.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType,
@@ -17,83 +12,13 @@ use crewship_lambda::ws::connections::{Held, Resume};
 use crewship_lambda::ws::dynamo::WORKSPACE_INDEX;
 use crewship_lambda::ws::{ConnectionRecord, ConnectionStore, DynamoConnections};
 
-const MOTO_VERSION: &str = "5.2.5";
+// The same harness the AWS adapters' tests use: one pinned moto in `.venv-moto`, installed under
+// a file lock so test binaries of different crates never install it at the same time.
+#[path = "../../aws/tests/common/moto.rs"]
+#[allow(dead_code)]
+mod moto;
 
-fn moto_server() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let venv = root.join(".venv-moto");
-    let server = venv.join("bin").join("moto_server");
-    if !server.exists() {
-        let ok = Command::new("python3")
-            .arg("-m")
-            .arg("venv")
-            .arg(&venv)
-            .status()
-            .expect("python3 is needed to install moto into .venv-moto")
-            .success();
-        assert!(ok, "python3 -m venv .venv-moto failed");
-        let ok = Command::new(venv.join("bin").join("pip"))
-            .args(["install", "-q", &format!("moto[server]=={MOTO_VERSION}")])
-            .status()
-            .expect("running pip")
-            .success();
-        assert!(ok, "pip install moto failed");
-    }
-    server
-}
-
-/// One moto server on a free loopback port, killed by PID when dropped.
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-impl Moto {
-    fn start() -> Self {
-        let binary = moto_server();
-        for _ in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let mut child = Command::new(&binary)
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("starting moto_server");
-            let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-            let deadline = Instant::now() + Duration::from_secs(60);
-            while Instant::now() < deadline {
-                if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                    return Self {
-                        child,
-                        endpoint: format!("http://{addr}"),
-                    };
-                }
-                if child.try_wait().ok().flatten().is_some() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("moto_server did not start");
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use moto::Moto;
 
 async fn table(moto: &Moto, name: &str) -> DynamoConnections {
     let config = aws_sdk_dynamodb::Config::builder()
