@@ -135,6 +135,8 @@ loadgen start --url "$RUNNER/api/v1/webhooks/bench/start/trigger" --runs "$START
   --dir "$WORK/start" >"$WORK/start.json"
 loadgen logs --base "$RUNNER" --crew bench --agent chatty --token "$TOKEN" \
   --lines "$LOG_LINES" >"$WORK/logs.json"
+loadgen ws --base "$RUNNER" --crew bench --agent chatty --token "$TOKEN" --workspace ws \
+  --lines "$LOG_LINES" >"$WORK/ws.json"
 kill "$(cat "$WORK/runner2.out.pid")"
 
 # 2. Micro-benchmarks.
@@ -151,7 +153,7 @@ import json, re, sys
 work, rss_idle, rss_loaded, accepted, conns, secs = sys.argv[1:]
 load = lambda name: json.load(open(f"{work}/{name}.json"))
 bare, runner, bare_h, runner_h = load("bare"), load("runner"), load("bare_half"), load("runner_half")
-start, logs = load("start"), load("logs")
+start, logs, ws = load("start"), load("logs"), load("ws")
 ms = lambda us: f"{us / 1000:.2f} ms"
 print(f"| measurement | local runner | bare hyper (same run) | ratio |")
 print(f"|---|---|---|---|")
@@ -162,7 +164,7 @@ print(f"| at half the baseline load: latency p50 / p99 | {ms(runner_h['p50_us'])
 print(f"| non-2xx answers (all ingest phases) | {runner['status_4xx'] + runner['status_5xx'] + runner_h['status_4xx'] + runner_h['status_5xx']} | {bare['status_4xx'] + bare['status_5xx']} | |")
 print(f"| trigger → agent's first action, {start['runs']} runs: p50 / p99 | {ms(start['p50_us'])} / {ms(start['p99_us'])} | | |")
 print(f"| log throughput, {logs['lines_printed']:,} lines to the log store | {logs['lines_per_second']:,.0f} lines/s ({logs['agent_lines_stored']:,} stored, none lost) | | |")
-print(f"| log throughput to a WebSocket subscriber | TODO: no `/ws` endpoint on this branch (issue 5) | | |")
+print(f"| log throughput, {ws['lines_printed']:,} lines to a `/ws` subscriber | {ws['lines_per_second']:,.0f} lines/s ({ws['agent_lines_received']:,} received in order, none lost; {ws['reconnects']} slow-consumer resumes) | | |")
 print(f"| resident memory (VmRSS) idle | {int(rss_idle) / 1024:.1f} MiB | | |")
 print(f"| resident memory after {int(accepted):,} accepted runs | {int(rss_loaded) / 1024:.1f} MiB | | |")
 rows = []

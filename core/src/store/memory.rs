@@ -1,11 +1,13 @@
-//! In-memory store for the local runner and tests. One mutex, never held across an await.
+//! In-memory store for the local runner and tests. Two mutexes, runs and delivery keys, each
+//! never held across an await.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use super::deliveries::Deliveries;
 use super::{ChatStore, DedupStore, Page, Reservation, RunFilter, RunStore, StoreError};
 use crate::ids::{AgentId, RunId};
 use crate::run::{Run, RunStatus};
@@ -13,23 +15,37 @@ use crate::run::{Run, RunStatus};
 #[derive(Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    /// Apart from the runs: the trigger path reserves keys before it creates the run, and
+    /// neither needs to wait for the other.
+    deliveries: Mutex<Deliveries>,
 }
 
 #[derive(Default)]
 struct Inner {
-    runs: HashMap<RunId, Run>,
+    /// Boxed: growing the map then moves pointers, not whole runs (a rehash of a large map of
+    /// inline runs showed up as page faults and `memmove` under the lock).
+    runs: HashMap<RunId, Box<Run>>,
     /// Run ids per agent; ids sort by creation time.
     by_agent: HashMap<AgentId, BTreeSet<RunId>>,
     /// Runs per agent and status, kept in step with `runs`: the trigger path (queued cap) and the
     /// executor (concurrency cap) ask for these on every run, and a scan of every run the agent
     /// ever had made both linear in history (quadratic over a burst; see docs/performance.md).
     counts: HashMap<(AgentId, RunStatus), u64>,
-    dedup: HashMap<(AgentId, String), (RunId, OffsetDateTime)>,
-    reservations_since_purge: usize,
+    /// The RUNNING runs, for the lease sweep: a scan of every run held the lock for as long as
+    /// the history was big.
+    running: HashSet<RunId>,
     chats: HashMap<String, String>,
 }
 
-const PURGE_EVERY: usize = 10_000;
+impl Inner {
+    fn index_status(&mut self, run: &RunId, status: RunStatus) {
+        if status == RunStatus::Running {
+            self.running.insert(run.clone());
+        } else {
+            self.running.remove(run);
+        }
+    }
+}
 
 impl MemoryStore {
     pub fn new() -> Self {
@@ -53,12 +69,19 @@ impl RunStore for MemoryStore {
             .counts
             .entry((run.agent_id.clone(), run.status))
             .or_default() += 1;
-        inner.runs.insert(run.id.clone(), run.clone());
+        inner.index_status(&run.id, run.status);
+        inner.runs.insert(run.id.clone(), Box::new(run.clone()));
         Ok(())
     }
 
     async fn get(&self, id: &RunId) -> Result<Option<Run>, StoreError> {
-        Ok(self.inner.lock().unwrap().runs.get(id).cloned())
+        Ok(self
+            .inner
+            .lock()
+            .unwrap()
+            .runs
+            .get(id)
+            .map(|run| (**run).clone()))
     }
 
     async fn update(&self, run: &mut Run, prev: RunStatus) -> Result<(), StoreError> {
@@ -75,12 +98,13 @@ impl RunStore for MemoryStore {
         }
         run.version += 1;
         let (agent, old) = (stored.agent_id.clone(), stored.status);
-        *stored = run.clone();
+        (**stored).clone_from(run);
         if old != run.status {
             if let Some(n) = inner.counts.get_mut(&(agent.clone(), old)) {
                 *n = n.saturating_sub(1);
             }
             *inner.counts.entry((agent, run.status)).or_default() += 1;
+            inner.index_status(&run.id, run.status);
         }
         Ok(())
     }
@@ -108,7 +132,7 @@ impl RunStore for MemoryStore {
         };
         let mut matching = older
             .rev()
-            .map(|id| &inner.runs[id])
+            .map(|id| &*inner.runs[id])
             .filter(|r| filter.trigger.is_none_or(|t| r.trigger_type == t))
             .filter(|r| filter.status.is_none_or(|s| r.status == s));
         let items: Vec<Run> = matching.by_ref().take(limit).cloned().collect();
@@ -132,11 +156,11 @@ impl RunStore for MemoryStore {
     async fn expired_leases(&self, now: OffsetDateTime) -> Result<Vec<Run>, StoreError> {
         let inner = self.inner.lock().unwrap();
         Ok(inner
-            .runs
-            .values()
-            .filter(|r| r.status == RunStatus::Running)
+            .running
+            .iter()
+            .filter_map(|id| inner.runs.get(id))
             .filter(|r| r.lease.as_ref().is_some_and(|l| l.expires_at < now))
-            .cloned()
+            .map(|r| (**r).clone())
             .collect())
     }
 }
@@ -151,26 +175,8 @@ impl DedupStore for MemoryStore {
         now: OffsetDateTime,
         expires_at: OffsetDateTime,
     ) -> Result<Reservation, StoreError> {
-        let mut inner = self.inner.lock().unwrap();
-        for key in keys {
-            let held = inner.dedup.get(&(agent.clone(), key.clone()));
-            if let Some((holder, _)) = held.filter(|(_, until)| *until > now) {
-                return Ok(Reservation::Duplicate(holder.clone()));
-            }
-        }
-        // Expired reservations are dropped in bulk now and then, so the map stays bounded by
-        // the deliveries of one window.
-        inner.reservations_since_purge += 1;
-        if inner.reservations_since_purge >= PURGE_EVERY {
-            inner.reservations_since_purge = 0;
-            inner.dedup.retain(|_, (_, until)| *until > now);
-        }
-        for key in keys {
-            inner
-                .dedup
-                .insert((agent.clone(), key.clone()), (run.clone(), expires_at));
-        }
-        Ok(Reservation::Reserved)
+        let mut deliveries = self.deliveries.lock().unwrap();
+        Ok(deliveries.reserve(agent, keys, run, now, expires_at))
     }
 
     async fn release(
@@ -179,13 +185,7 @@ impl DedupStore for MemoryStore {
         keys: &[String],
         run: &RunId,
     ) -> Result<(), StoreError> {
-        let mut inner = self.inner.lock().unwrap();
-        for key in keys {
-            let k = (agent.clone(), key.clone());
-            if inner.dedup.get(&k).is_some_and(|(holder, _)| holder == run) {
-                inner.dedup.remove(&k);
-            }
-        }
+        self.deliveries.lock().unwrap().release(agent, keys, run);
         Ok(())
     }
 }

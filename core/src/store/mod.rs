@@ -1,5 +1,6 @@
 //! Persistence of runs, delivery reservations and chat sessions.
 
+mod deliveries;
 mod memory;
 
 use async_trait::async_trait;

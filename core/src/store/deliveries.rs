@@ -1,0 +1,190 @@
+//! The in-memory dedup reservations (SPEC §1.4) behind [`super::MemoryStore`]'s `DedupStore`.
+//!
+//! On the trigger path of every webhook, so shaped for it (docs/performance.md): keys are
+//! looked up per agent by `&str`, without building an owned `(agent, key)` tuple per lookup,
+//! and expired reservations leave from the front of a queue in the order they were made,
+//! instead of a periodic scan of every reservation under the store's lock.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use super::Reservation;
+use crate::ids::{AgentId, RunId};
+
+#[derive(Default)]
+pub(super) struct Deliveries {
+    agents: HashMap<AgentId, AgentDeliveries>,
+}
+
+#[derive(Default)]
+struct AgentDeliveries {
+    held: HashMap<Arc<str>, (RunId, OffsetDateTime)>,
+    /// Every reservation's key and expiry, oldest first. The window is the same for every
+    /// webhook, so this is also expiry order; if it ever is not (the window was changed, or a
+    /// test clock went back), an entry behind a later one only leaves later: lookups compare
+    /// the expiry themselves, so that costs memory for a while, never a wrong answer.
+    expiry: VecDeque<(OffsetDateTime, Arc<str>)>,
+}
+
+impl Deliveries {
+    pub(super) fn reserve(
+        &mut self,
+        agent: &AgentId,
+        keys: &[String],
+        run: &RunId,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Reservation {
+        if !self.agents.contains_key(agent) {
+            self.agents
+                .insert(agent.clone(), AgentDeliveries::default());
+        }
+        let deliveries = self.agents.get_mut(agent).expect("inserted above");
+        deliveries.purge(now);
+        for key in keys {
+            let held = deliveries.held.get(key.as_str());
+            if let Some((holder, _)) = held.filter(|(_, until)| *until > now) {
+                return Reservation::Duplicate(holder.clone());
+            }
+        }
+        for key in keys {
+            let key: Arc<str> = Arc::from(key.as_str());
+            deliveries
+                .held
+                .insert(key.clone(), (run.clone(), expires_at));
+            deliveries.expiry.push_back((expires_at, key));
+        }
+        Reservation::Reserved
+    }
+
+    /// Drops `run`'s reservations, and only its own: a key taken over since stays.
+    pub(super) fn release(&mut self, agent: &AgentId, keys: &[String], run: &RunId) {
+        let Some(deliveries) = self.agents.get_mut(agent) else {
+            return;
+        };
+        for key in keys {
+            if deliveries
+                .held
+                .get(key.as_str())
+                .is_some_and(|(holder, _)| holder == run)
+            {
+                deliveries.held.remove(key.as_str());
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn held(&self, agent: &AgentId) -> usize {
+        self.agents.get(agent).map_or(0, |d| d.held.len())
+    }
+}
+
+impl AgentDeliveries {
+    /// Forgets the reservations that expired by `now`, oldest first, stopping at the first one
+    /// still running.
+    fn purge(&mut self, now: OffsetDateTime) {
+        while let Some((until, _)) = self.expiry.front() {
+            if *until > now {
+                break;
+            }
+            let (_, key) = self.expiry.pop_front().expect("front exists");
+            // The key may have been released and reserved again since: keep a live holder.
+            if self.held.get(&key).is_some_and(|(_, until)| *until <= now) {
+                self.held.remove(&key);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::Duration;
+
+    use super::*;
+
+    fn at(secs: i64) -> OffsetDateTime {
+        OffsetDateTime::UNIX_EPOCH + Duration::seconds(secs)
+    }
+
+    #[test]
+    fn a_key_is_a_duplicate_until_it_expires_then_free_and_forgotten() {
+        let mut d = Deliveries::default();
+        let agent: AgentId = "a".parse().unwrap();
+        let (first, second) = (RunId::generate(), RunId::generate());
+        let keys = vec!["k1".to_owned(), "k2".to_owned()];
+        assert_eq!(
+            d.reserve(&agent, &keys, &first, at(0), at(10)),
+            Reservation::Reserved
+        );
+        // Any one key held is enough to be a duplicate.
+        let other = vec!["x".to_owned(), "k2".to_owned()];
+        assert_eq!(
+            d.reserve(&agent, &other, &second, at(9), at(19)),
+            Reservation::Duplicate(first.clone())
+        );
+        // A duplicate reserves nothing.
+        assert_eq!(d.held(&agent), 2);
+        // Another agent's keys are its own.
+        let b: AgentId = "b".parse().unwrap();
+        assert_eq!(
+            d.reserve(&b, &keys, &second, at(9), at(19)),
+            Reservation::Reserved
+        );
+        // At the expiry the key is free again, and the expired ones are dropped.
+        assert_eq!(
+            d.reserve(&agent, &other, &second, at(10), at(20)),
+            Reservation::Reserved
+        );
+        assert_eq!(
+            d.held(&agent),
+            2,
+            "k1 forgotten; x and k2 held by the second run"
+        );
+    }
+
+    #[test]
+    fn release_frees_only_the_releasing_runs_keys_and_a_retaken_key_survives_its_old_expiry() {
+        let mut d = Deliveries::default();
+        let agent: AgentId = "a".parse().unwrap();
+        let (first, second, third) = (RunId::generate(), RunId::generate(), RunId::generate());
+        let keys = vec!["k".to_owned()];
+        d.reserve(&agent, &keys, &first, at(0), at(10));
+        d.release(&agent, &keys, &second);
+        assert_eq!(
+            d.reserve(&agent, &keys, &third, at(1), at(11)),
+            Reservation::Duplicate(first.clone())
+        );
+        d.release(&agent, &keys, &first);
+        assert_eq!(
+            d.reserve(&agent, &keys, &second, at(5), at(15)),
+            Reservation::Reserved
+        );
+        // The first reservation's queue entry expires at 10; the key now belongs to the
+        // second run until 15 and must stay held.
+        assert_eq!(
+            d.reserve(&agent, &keys, &third, at(12), at(22)),
+            Reservation::Duplicate(second)
+        );
+        assert_eq!(
+            d.reserve(&agent, &keys, &third, at(15), at(25)),
+            Reservation::Reserved
+        );
+    }
+
+    #[test]
+    fn reservations_of_a_full_window_are_purged_without_a_scan() {
+        let mut d = Deliveries::default();
+        let agent: AgentId = "a".parse().unwrap();
+        for i in 0..1_000 {
+            let run = RunId::generate();
+            d.reserve(&agent, &[format!("k{i}")], &run, at(i), at(i + 100));
+        }
+        assert_eq!(
+            d.held(&agent),
+            100,
+            "only one window's reservations are kept"
+        );
+    }
+}
