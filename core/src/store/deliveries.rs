@@ -5,22 +5,23 @@
 //! and expired reservations leave from the front of a queue in the order they were made,
 //! instead of a periodic scan of every reservation under the store's lock.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use super::Reservation;
+use super::{FastMap, Reservation};
 use crate::ids::{AgentId, RunId};
 
 #[derive(Default)]
 pub(super) struct Deliveries {
-    agents: HashMap<AgentId, AgentDeliveries>,
+    agents: FastMap<AgentId, AgentDeliveries>,
 }
 
 #[derive(Default)]
 struct AgentDeliveries {
-    held: HashMap<Arc<str>, (RunId, OffsetDateTime)>,
+    /// Keys are digests (see `FastMap`).
+    held: FastMap<Arc<str>, (RunId, OffsetDateTime)>,
     /// Every reservation's key and expiry, oldest first. The window is the same for every
     /// webhook, so this is also expiry order; if it ever is not (the window was changed, or a
     /// test clock went back), an entry behind a later one only leaves later: lookups compare

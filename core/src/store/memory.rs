@@ -1,7 +1,7 @@
 //! In-memory store for the local runner and tests. Two mutexes, runs and delivery keys, each
 //! never held across an await.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 use super::deliveries::Deliveries;
 use super::{ChatStore, DedupStore, Page, Reservation, RunFilter, RunStore, StoreError};
+use super::{FastMap, FastSet};
 use crate::ids::{AgentId, RunId};
 use crate::run::{Run, RunStatus};
 
@@ -24,16 +25,17 @@ pub struct MemoryStore {
 struct Inner {
     /// Boxed: growing the map then moves pointers, not whole runs (a rehash of a large map of
     /// inline runs showed up as page faults and `memmove` under the lock).
-    runs: HashMap<RunId, Box<Run>>,
+    runs: FastMap<RunId, Box<Run>>,
     /// Run ids per agent; ids sort by creation time.
-    by_agent: HashMap<AgentId, BTreeSet<RunId>>,
+    by_agent: FastMap<AgentId, BTreeSet<RunId>>,
     /// Runs per agent and status, kept in step with `runs`: the trigger path (queued cap) and the
     /// executor (concurrency cap) ask for these on every run, and a scan of every run the agent
     /// ever had made both linear in history (quadratic over a burst; see docs/performance.md).
-    counts: HashMap<(AgentId, RunStatus), u64>,
+    counts: FastMap<(AgentId, RunStatus), u64>,
     /// The RUNNING runs, for the lease sweep: a scan of every run held the lock for as long as
     /// the history was big.
-    running: HashSet<RunId>,
+    running: FastSet<RunId>,
+    /// Chat ids can come from payloads: SipHash here.
     chats: HashMap<String, String>,
 }
 
