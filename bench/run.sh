@@ -91,6 +91,28 @@ webhook_secret = "$SECRET"
 TOML
 mkdir -p "$WORK/start"
 
+# The same ingest agent, but its first run never ends and the executor takes one run at a time:
+# nothing else executes while the trigger path is measured. Stopped at once at the end.
+cat >"$WORK/trigger_only.toml" <<TOML
+[server]
+dedup_window_secs = 3600
+
+[executor]
+max_concurrent_runs = 1
+shutdown_grace_secs = 0
+kill_grace_secs = 1
+
+[[agents]]
+id = "ingest"
+crew_id = "bench"
+workspace_id = "ws"
+command = ["sleep", "3600"]
+webhook_secret = "$SECRET"
+rate_limit_per_min = 10000000
+max_queued_runs = 10000000
+max_concurrent_runs = 1
+TOML
+
 # 1. Ingest: bare hyper, then the local runner, same generator, same settings.
 echo "ingest: bare hyper baseline…" >&2
 BARE=$(start_server "$WORK/bare.out" "$BIN/bare-hyper")
@@ -103,16 +125,23 @@ loadgen http --label bare_half --url "$BARE$PATH_TRIGGER" --connections "$CONNEC
   --duration "$SECONDS_PER_PHASE" --rate "$HALF_RATE" >"$WORK/bare_half.json"
 kill "$(cat "$WORK/bare.out.pid")"
 
-echo "ingest: local runner…" >&2
-RUNNER=$(start_server "$WORK/runner.out" env RUST_LOG=warn "$BIN/local-runner" \
-  --config "$WORK/config.toml" --listen 127.0.0.1:0 --work-dir "$WORK/work")
-RUNNER_PID=$(cat "$WORK/runner.out.pid")
-loadgen http --label runner --url "$RUNNER$PATH_TRIGGER" --connections "$CONNECTIONS" \
-  --duration "$SECONDS_PER_PHASE" >"$WORK/runner.json"
-loadgen http --label runner_half --url "$RUNNER$PATH_TRIGGER" --connections "$CONNECTIONS" \
-  --duration "$SECONDS_PER_PHASE" --rate "$HALF_RATE" >"$WORK/runner_half.json"
-
-kill "$RUNNER_PID"
+# The local runner twice: first as it is (every accepted run also executes its agent, `true`,
+# on the same two cores), then with the executor occupied by one long run so that the backlog
+# waits in the queue: the trigger path alone.
+ingest_runner() {
+  local label=$1 config=$2
+  echo "ingest: local runner ($label)…" >&2
+  local url
+  url=$(start_server "$WORK/$label.out" env RUST_LOG=warn "$BIN/local-runner" \
+    --config "$config" --listen 127.0.0.1:0 --work-dir "$WORK/work_$label")
+  loadgen http --label "$label" --url "$url$PATH_TRIGGER" --connections "$CONNECTIONS" \
+    --duration "$SECONDS_PER_PHASE" >"$WORK/$label.json"
+  loadgen http --label "${label}_half" --url "$url$PATH_TRIGGER" --connections "$CONNECTIONS" \
+    --duration "$SECONDS_PER_PHASE" --rate "$HALF_RATE" >"$WORK/${label}_half.json"
+  kill "$(cat "$WORK/$label.out.pid")"
+}
+ingest_runner runner "$WORK/config.toml"
+ingest_runner trigger_only "$WORK/trigger_only.toml"
 
 # 5. Memory: a fresh runner, idle, then after exactly ACCEPTED_FOR_MEMORY accepted runs.
 echo "memory: $ACCEPTED_FOR_MEMORY accepted runs…" >&2
@@ -153,15 +182,21 @@ import json, re, sys
 work, rss_idle, rss_loaded, accepted, conns, secs = sys.argv[1:]
 load = lambda name: json.load(open(f"{work}/{name}.json"))
 bare, runner, bare_h, runner_h = load("bare"), load("runner"), load("bare_half"), load("runner_half")
+only, only_h = load("trigger_only"), load("trigger_only_half")
 start, logs, ws = load("start"), load("logs"), load("ws")
 ms = lambda us: f"{us / 1000:.2f} ms"
 print(f"| measurement | local runner | bare hyper (same run) | ratio |")
 print(f"|---|---|---|---|")
-print(f"| ingest, {conns} connections, 1 KiB signed JSON, {secs} s: requests/s | {runner['rps']:,.0f} | {bare['rps']:,.0f} | **{runner['rps'] / bare['rps']:.0%}** |")
-print(f"| ingest latency p50 / p99 | {ms(runner['p50_us'])} / {ms(runner['p99_us'])} | {ms(bare['p50_us'])} / {ms(bare['p99_us'])} | {runner['p99_us'] / max(bare['p99_us'], 1):.1f}× (p99) |")
-print(f"| at half the baseline load ({bare_h['rps']:,.0f} req/s offered): achieved req/s | {runner_h['rps']:,.0f} | {bare_h['rps']:,.0f} | {runner_h['rps'] / bare_h['rps']:.0%} |")
-print(f"| at half the baseline load: latency p50 / p99 | {ms(runner_h['p50_us'])} / {ms(runner_h['p99_us'])} | {ms(bare_h['p50_us'])} / {ms(bare_h['p99_us'])} | {runner_h['p99_us'] / max(bare_h['p99_us'], 1):.1f}× (p99) |")
-print(f"| non-2xx answers (all ingest phases) | {runner['status_4xx'] + runner['status_5xx'] + runner_h['status_4xx'] + runner_h['status_5xx']} | {bare['status_4xx'] + bare['status_5xx']} | |")
+def ingest_rows(what, r, r_h):
+    print(f"| ingest, {what}: requests/s | {r['rps']:,.0f} | {bare['rps']:,.0f} | **{r['rps'] / bare['rps']:.0%}** |")
+    print(f"| ingest, {what}: latency p50 / p99 | {ms(r['p50_us'])} / {ms(r['p99_us'])} | {ms(bare['p50_us'])} / {ms(bare['p99_us'])} | {r['p99_us'] / max(bare['p99_us'], 1):.1f}× (p99) |")
+    print(f"| ingest, {what}, at half the baseline load ({bare_h['rps']:,.0f} req/s offered): achieved req/s | {r_h['rps']:,.0f} | {bare_h['rps']:,.0f} | {r_h['rps'] / bare_h['rps']:.0%} |")
+    print(f"| ingest, {what}, at half the baseline load: latency p50 / p99 | {ms(r_h['p50_us'])} / {ms(r_h['p99_us'])} | {ms(bare_h['p50_us'])} / {ms(bare_h['p99_us'])} | {r_h['p99_us'] / max(bare_h['p99_us'], 1):.1f}× (p99) |")
+print(f"| ingest: {conns} connections, 1 KiB signed JSON, {secs} s per phase | | | |")
+ingest_rows("trigger path only", only, only_h)
+ingest_rows("agents running alongside", runner, runner_h)
+non2xx = sum(r['status_4xx'] + r['status_5xx'] for r in (runner, runner_h, only, only_h))
+print(f"| non-2xx answers (all ingest phases) | {non2xx} | {bare['status_4xx'] + bare['status_5xx']} | |")
 print(f"| trigger → agent's first action, {start['runs']} runs: p50 / p99 | {ms(start['p50_us'])} / {ms(start['p99_us'])} | | |")
 print(f"| log throughput, {logs['lines_printed']:,} lines to the log store | {logs['lines_per_second']:,.0f} lines/s ({logs['agent_lines_stored']:,} stored, none lost) | | |")
 print(f"| log throughput, {ws['lines_printed']:,} lines to a `/ws` subscriber | {ws['lines_per_second']:,.0f} lines/s ({ws['agent_lines_received']:,} received in order, none lost; {ws['reconnects']} slow-consumer resumes) | | |")
