@@ -18,6 +18,9 @@ pub(super) struct Deliveries {
     agents: FastMap<AgentId, AgentDeliveries>,
 }
 
+/// One agent's reservations. They expire on that agent's next reservation: an agent that went
+/// quiet keeps its last window's keys until then, which costs less memory than the runs this
+/// store keeps of the same deliveries anyway.
 #[derive(Default)]
 struct AgentDeliveries {
     /// Keys are digests (see `FastMap`).
