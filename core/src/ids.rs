@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -20,12 +21,14 @@ fn valid(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+// Shared, immutable text: an id is copied into every run, index, queue message and dedup
+// reservation, and a clone is then a reference count, not an allocation (docs/performance.md).
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        pub struct $name(Arc<str>);
 
         impl $name {
             pub fn as_str(&self) -> &str {
@@ -42,20 +45,20 @@ macro_rules! id_type {
         impl FromStr for $name {
             type Err = InvalidId;
             fn from_str(s: &str) -> Result<Self, InvalidId> {
-                if valid(s) { Ok(Self(s.to_owned())) } else { Err(InvalidId(s.to_owned())) }
+                if valid(s) { Ok(Self(Arc::from(s))) } else { Err(InvalidId(s.to_owned())) }
             }
         }
 
         impl TryFrom<String> for $name {
             type Error = InvalidId;
             fn try_from(s: String) -> Result<Self, InvalidId> {
-                if valid(&s) { Ok(Self(s)) } else { Err(InvalidId(s)) }
+                if valid(&s) { Ok(Self(Arc::from(s))) } else { Err(InvalidId(s)) }
             }
         }
 
         impl From<$name> for String {
             fn from(id: $name) -> String {
-                id.0
+                id.0.to_string()
             }
         }
     };
@@ -81,7 +84,7 @@ id_type!(
 impl RunId {
     /// A fresh id. UUIDv7 ids sort by creation time, which the newest-first listings rely on.
     pub fn generate() -> Self {
-        Self(format!("run_{}", uuid::Uuid::now_v7().simple()))
+        Self(Arc::from(format!("run_{}", uuid::Uuid::now_v7().simple())))
     }
 }
 
