@@ -41,11 +41,7 @@ impl Deliveries {
         now: OffsetDateTime,
         expires_at: OffsetDateTime,
     ) -> Reservation {
-        if !self.agents.contains_key(agent) {
-            self.agents
-                .insert(agent.clone(), AgentDeliveries::default());
-        }
-        let deliveries = self.agents.get_mut(agent).expect("inserted above");
+        let deliveries = self.agents.entry(agent.clone()).or_default();
         deliveries.purge(now);
         for key in keys {
             let held = deliveries.held.get(key.as_str());
