@@ -8,6 +8,8 @@
 //! - [`ws`]: live runs over WebSocket (SPEC §5.3): the protocol, log replay, the local transport.
 //! - [`internal`]: the internal-token API (SPEC §6).
 //! - [`agents`]: agent management and webhook-secret rotation (SPEC §6).
+//! - [`serve`]: serving a router with the connection limits (deadlines, caps).
+//! - [`telemetry`]: the tracing set-up of every bin, with the dependencies' wire logs capped.
 //! - [`error`]: the JSON error type.
 //! - [`extract`]: path and query extractors that reject with that JSON error.
 
@@ -17,7 +19,9 @@ pub mod error;
 pub mod extract;
 pub mod internal;
 pub mod monitor;
+pub mod serve;
 pub mod state;
+pub mod telemetry;
 pub mod trigger;
 pub mod ws;
 
@@ -29,6 +33,7 @@ use axum::routing::{get, post, put};
 use serde_json::json;
 
 pub use config::{ApiToken, HandlerConfig, Prerequisites, WsSettings};
+pub use serve::{ConnectionLimits, serve};
 pub use state::AppState;
 
 use crate::error::ApiError;
@@ -76,7 +81,10 @@ pub fn router(state: AppState) -> Router {
             }
         }
     }
-    router.fallback(not_found).with_state(state)
+    router
+        .method_not_allowed_fallback(method_not_allowed_here)
+        .fallback(not_found)
+        .with_state(state)
 }
 
 async fn healthz() -> Json<serde_json::Value> {
@@ -85,6 +93,15 @@ async fn healthz() -> Json<serde_json::Value> {
 
 async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint")
+}
+
+/// Every other route's `405` (axum adds the `Allow` header): JSON like every error.
+async fn method_not_allowed_here() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not accept that method",
+    )
 }
 
 async fn method_not_allowed() -> Response {
@@ -98,16 +115,4 @@ async fn method_not_allowed() -> Response {
         .headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static("POST"));
     response
-}
-
-/// Serves the router on `listener` until `shutdown` completes, then finishes the requests in
-/// flight. Taking the listener lets callers (and tests) bind port 0.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
 }

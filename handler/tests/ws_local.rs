@@ -54,9 +54,14 @@ async fn local_with(settings: WsSettings) -> Local {
     let (stop, stopped) = oneshot::channel::<()>();
     let router = app.router.clone();
     tokio::spawn(async move {
-        handler::serve(listener, router, async {
-            let _ = stopped.await;
-        })
+        handler::serve(
+            listener,
+            router,
+            handler::ConnectionLimits::default(),
+            async {
+                let _ = stopped.await;
+            },
+        )
         .await
         .unwrap();
     });
@@ -382,7 +387,13 @@ async fn ws_route_is_absent_without_an_in_process_hub() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        let _ = handler::serve(listener, router, std::future::pending()).await;
+        let _ = handler::serve(
+            listener,
+            router,
+            handler::ConnectionLimits::default(),
+            std::future::pending(),
+        )
+        .await;
     });
     let response = reqwest_free_get(addr, "/ws", Some(TOKEN)).await;
     assert!(response.starts_with("HTTP/1.1 404"), "{response}");

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use executor::runtime::RuntimeBackend;
+use handler::ConnectionLimits;
 
 pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
 
@@ -42,6 +43,21 @@ pub struct Overrides {
     /// How long a rotated-out webhook secret keeps verifying, in seconds (0: not at all).
     #[arg(long, env = "CREWSHIP_SECRET_ROTATION_GRACE_SECS")]
     pub secret_rotation_grace_secs: Option<u64>,
+    /// Seconds a client may take to send a request's line and headers.
+    #[arg(long, env = "CREWSHIP_HEADER_READ_TIMEOUT_SECS")]
+    pub header_read_timeout_secs: Option<u64>,
+    /// Seconds a client may take to send a whole request body.
+    #[arg(long, env = "CREWSHIP_BODY_TIMEOUT_SECS")]
+    pub body_timeout_secs: Option<u64>,
+    /// Seconds a kept-alive connection may wait for its next request.
+    #[arg(long, env = "CREWSHIP_IDLE_TIMEOUT_SECS")]
+    pub idle_timeout_secs: Option<u64>,
+    /// Largest request line plus headers in bytes (larger is 431).
+    #[arg(long, env = "CREWSHIP_MAX_HEADER_BYTES")]
+    pub max_header_bytes: Option<usize>,
+    /// Open connections at most (kept below the open-files limit).
+    #[arg(long, env = "CREWSHIP_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
     /// Deadline of every run in seconds.
     #[arg(long, env = "CREWSHIP_RUN_TIMEOUT_SECS")]
     pub run_timeout_secs: Option<u64>,
@@ -91,6 +107,11 @@ pub struct ServerSection {
     pub dedup_window_secs: Option<u64>,
     pub legacy_secret_sunset: Option<String>,
     pub secret_rotation_grace_secs: Option<u64>,
+    pub header_read_timeout_secs: Option<u64>,
+    pub body_timeout_secs: Option<u64>,
+    pub idle_timeout_secs: Option<u64>,
+    pub max_header_bytes: Option<usize>,
+    pub max_connections: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -124,6 +145,8 @@ pub struct Settings {
     pub dedup_window: Duration,
     pub legacy_secret_sunset: OffsetDateTime,
     pub secret_rotation_grace: Duration,
+    /// Deadlines and caps of the HTTP server's connections (the Keeper server's too).
+    pub limits: ConnectionLimits,
     pub run_timeout: Duration,
     pub max_concurrent_runs: usize,
     pub kill_grace: Duration,
@@ -197,6 +220,7 @@ impl Settings {
             .unwrap_or_else(|| std::env::temp_dir().join("crewship-local-runner"));
         let runtime = resolve_runtime(o, e, &work_dir)?;
         let agents = resolve_agents(file.agents, run_timeout_secs)?;
+        let limits = resolve_limits(o, s)?;
         Ok(Self {
             listen: o
                 .listen
@@ -226,6 +250,7 @@ impl Settings {
                     handler::config::DEFAULT_SECRET_ROTATION_GRACE,
                     Duration::from_secs,
                 ),
+            limits,
             run_timeout: Duration::from_secs(run_timeout_secs),
             max_concurrent_runs: o.max_concurrent_runs.or(e.max_concurrent_runs).unwrap_or(8),
             kill_grace: Duration::from_secs(o.kill_grace_secs.or(e.kill_grace_secs).unwrap_or(5)),
@@ -240,6 +265,34 @@ impl Settings {
             agents,
         })
     }
+}
+
+fn resolve_limits(o: &Overrides, s: &ServerSection) -> Result<ConnectionLimits, ConfigError> {
+    let d = ConnectionLimits::default();
+    let secs = |flag: Option<u64>, file: Option<u64>, default: Duration| {
+        flag.or(file).map_or(default, Duration::from_secs)
+    };
+    let limits = ConnectionLimits {
+        header_read_timeout: secs(
+            o.header_read_timeout_secs,
+            s.header_read_timeout_secs,
+            d.header_read_timeout,
+        ),
+        body_timeout: secs(o.body_timeout_secs, s.body_timeout_secs, d.body_timeout),
+        idle_timeout: secs(o.idle_timeout_secs, s.idle_timeout_secs, d.idle_timeout),
+        max_header_bytes: o
+            .max_header_bytes
+            .or(s.max_header_bytes)
+            .unwrap_or(d.max_header_bytes),
+        max_connections: o
+            .max_connections
+            .or(s.max_connections)
+            .unwrap_or(d.max_connections),
+    };
+    limits
+        .validate()
+        .map_err(|(key, message)| err(format!("server.{key}"), message))?;
+    Ok(limits)
 }
 
 fn resolve_runtime(
@@ -382,6 +435,14 @@ mod tests {
             (
                 "[server]\nlegacy_secret_sunset = \"soon\"".to_owned(),
                 "server.legacy_secret_sunset",
+            ),
+            (
+                "[server]\nmax_header_bytes = 100".to_owned(),
+                "server.max_header_bytes",
+            ),
+            (
+                "[server]\nheader_read_timeout_secs = 0".to_owned(),
+                "server.header_read_timeout_secs",
             ),
         ];
         for (text, key) in cases {

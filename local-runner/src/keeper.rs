@@ -41,10 +41,12 @@ pub async fn run(settings: &Settings, args: KeeperArgs) -> anyhow::Result<()> {
     tracing::info!(%addr, work_dir = %settings.work_dir.display(), "keeper started");
     let stop = CancellationToken::new();
     tokio::spawn(crate::serve::wait_for_signal(stop.clone()));
-    executor::keeper::server::serve(
+    // The same connection limits as the webhook server's (docs/keeper.md).
+    let router = executor::keeper::server::router(runtime, Secret::new(args.token));
+    handler::serve(
         listener,
-        runtime,
-        Secret::new(args.token),
+        router,
+        settings.limits.clone(),
         stop.cancelled_owned(),
     )
     .await?;

@@ -65,7 +65,13 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         executor_config,
     ));
     let executor_task = tokio::spawn(executor.run_until_stopped(stop.clone()));
-    handler::serve(listener, app, stop.clone().cancelled_owned()).await?;
+    handler::serve(
+        listener,
+        app,
+        settings.limits.clone(),
+        stop.clone().cancelled_owned(),
+    )
+    .await?;
     executor_task.await?;
     tracing::info!("stopped");
     Ok(())

@@ -21,8 +21,14 @@ pub struct KeeperProcess {
 impl KeeperProcess {
     /// Starts the server with `token` (passed through the environment, as in production).
     pub fn start(token: &str) -> anyhow::Result<Self> {
+        Self::start_with_env(token, &[])
+    }
+
+    /// [`KeeperProcess::start`] with extra environment variables (`CREWSHIP_…` settings).
+    pub fn start_with_env(token: &str, env: &[(&str, &str)]) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let mut child = Command::new(runner_binary())
+            .envs(env.iter().copied())
             .arg("--work-dir")
             .arg(dir.path().join("work"))
             .args(["keeper", "--listen", "127.0.0.1:0"])

@@ -55,6 +55,17 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
     hex::encode(hmac_sha256(secret.as_bytes(), &[body]))
 }
 
+/// How [`Runner::start_opts`] starts the binary.
+#[derive(Debug, Default)]
+pub struct StartOptions<'a> {
+    /// Extra command-line arguments.
+    pub args: &'a [&'a str],
+    /// `RUST_LOG` (default `info`).
+    pub rust_log: Option<&'a str>,
+    /// A program and arguments the binary is run under, e.g. `["prlimit", "--nofile=256"]`.
+    pub wrapper: &'a [&'a str],
+}
+
 pub struct Runner {
     child: Child,
     pub base: String,
@@ -72,16 +83,34 @@ impl Runner {
     }
 
     pub fn start_with(config: &str, extra_args: &[&str]) -> anyhow::Result<Self> {
+        Self::start_opts(
+            config,
+            &StartOptions {
+                args: extra_args,
+                ..StartOptions::default()
+            },
+        )
+    }
+
+    pub fn start_opts(config: &str, options: &StartOptions<'_>) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let config_path = dir.path().join("config.toml");
         std::fs::write(&config_path, config)?;
-        let mut child = Command::new(runner_binary())
+        let mut command = match options.wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(runner_binary());
+                c
+            }
+            None => Command::new(runner_binary()),
+        };
+        let mut child = command
             .arg("--config")
             .arg(&config_path)
             .args(["--listen", "127.0.0.1:0", "--work-dir"])
             .arg(dir.path().join("work"))
-            .args(extra_args)
-            .env("RUST_LOG", "info")
+            .args(options.args)
+            .env("RUST_LOG", options.rust_log.unwrap_or("info"))
             .env_remove("CREWSHIP_LISTEN")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

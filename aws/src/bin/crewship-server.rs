@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use clap::Parser;
 use crewship_aws::config::{Backends, build_ports, parse_api_tokens};
 use crewship_core::secret::Secret;
-use handler::{AppState, HandlerConfig, Prerequisites};
+use handler::{AppState, ConnectionLimits, HandlerConfig, Prerequisites};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Parser)]
@@ -33,17 +33,45 @@ struct Args {
         default_value = "executor via queue"
     )]
     container_runtime: String,
+    /// Seconds a client may take to send a request's line and headers.
+    #[arg(long, env = "CREWSHIP_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
+    header_read_timeout_secs: u64,
+    /// Seconds a client may take to send a whole request body.
+    #[arg(long, env = "CREWSHIP_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    body_timeout_secs: u64,
+    /// Seconds a kept-alive connection may wait for its next request.
+    #[arg(long, env = "CREWSHIP_IDLE_TIMEOUT_SECS", default_value_t = 5)]
+    idle_timeout_secs: u64,
+    /// Largest request line plus headers in bytes (larger is 431).
+    #[arg(long, env = "CREWSHIP_MAX_HEADER_BYTES", default_value_t = 32 * 1024)]
+    max_header_bytes: usize,
+    /// Open connections at most (kept below the open-files limit).
+    #[arg(long, env = "CREWSHIP_MAX_CONNECTIONS", default_value_t = 10_000)]
+    max_connections: usize,
+}
+
+impl Args {
+    fn limits(&self) -> anyhow::Result<ConnectionLimits> {
+        let secs = std::time::Duration::from_secs;
+        let limits = ConnectionLimits {
+            header_read_timeout: secs(self.header_read_timeout_secs),
+            body_timeout: secs(self.body_timeout_secs),
+            idle_timeout: secs(self.idle_timeout_secs),
+            max_header_bytes: self.max_header_bytes,
+            max_connections: self.max_connections,
+        };
+        limits
+            .validate()
+            .map_err(|(key, message)| anyhow::anyhow!("{key}: {message}"))?;
+        Ok(limits)
+    }
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    handler::telemetry::init_tracing(handler::telemetry::LogFormat::Human);
     let args = Args::parse();
+    let limits = args.limits()?;
     let built = build_ports(&Backends::from_env()?).await;
     let mut config = HandlerConfig::new(
         Some(Secret::new(args.internal_token)),
@@ -59,7 +87,13 @@ async fn main() -> anyhow::Result<()> {
     println!("listening on http://{}", listener.local_addr()?);
     let stop = CancellationToken::new();
     tokio::spawn(stop_on_signal(stop.clone()));
-    handler::serve(listener, handler::router(state), stop.cancelled_owned()).await?;
+    handler::serve(
+        listener,
+        handler::router(state),
+        limits,
+        stop.cancelled_owned(),
+    )
+    .await?;
     Ok(())
 }
 

@@ -34,6 +34,9 @@ impl KeeperRuntime {
     pub fn new(base_url: &str, token: Secret) -> Result<Self, RuntimeError> {
         let client = Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
+            // Below the server's idle timeout (5 s by default): a pooled connection is dropped
+            // here before the server closes it, so no call races a closing connection.
+            .pool_idle_timeout(Duration::from_secs(2))
             .build()
             .map_err(|e| RuntimeError::Unavailable(Box::new(e)))?;
         Ok(Self {

@@ -1,5 +1,7 @@
 //! Reading the body under the size limit (SPEC §1 step 3): a declared length over the limit is
 //! refused before reading, a body that grows past it is refused when it does. Never truncated.
+//! Both answers close the connection (the rest of the body is never read), and say so; so does
+//! a body that missed its deadline ([`crate::serve::BodyTimeout`], `408`).
 
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -7,6 +9,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use crate::error::ApiError;
+use crate::serve::BodyTimeout;
 
 fn too_large(limit: usize) -> ApiError {
     ApiError::new(
@@ -14,6 +17,19 @@ fn too_large(limit: usize) -> ApiError {
         "payload_too_large",
         format!("the request body exceeds the limit of {limit} bytes"),
     )
+    .with_header(header::CONNECTION, "close")
+}
+
+fn too_slow(timeout: &BodyTimeout) -> ApiError {
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "request_timeout",
+        format!(
+            "the request body was not received within {} seconds",
+            timeout.0.as_secs_f64()
+        ),
+    )
+    .with_header(header::CONNECTION, "close")
 }
 
 pub async fn read_limited(
@@ -31,9 +47,12 @@ pub async fn read_limited(
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large(limit)),
-        Err(e) => Err(ApiError::bad_request(
-            "body_read_failed",
-            format!("the request body could not be read: {e}"),
-        )),
+        Err(e) => match BodyTimeout::find_in(e.as_ref()) {
+            Some(timeout) => Err(too_slow(&timeout)),
+            None => Err(ApiError::bad_request(
+                "body_read_failed",
+                format!("the request body could not be read: {e}"),
+            )),
+        },
     }
 }
