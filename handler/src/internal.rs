@@ -1,7 +1,8 @@
 //! The internal API (SPEC §6), for trusted callers holding the internal token.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use crewship_core::ids::AgentId;
 use serde::Deserialize;
@@ -33,6 +34,20 @@ pub fn require_internal_token(state: &AppState, headers: &HeaderMap) -> ApiResul
     }
 }
 
+/// A caller holding the internal token. Taken as a handler's first argument, it is checked
+/// before the path, the query and the body are parsed: without the token, nothing about the
+/// request is answered but `403`.
+#[derive(Debug, Clone, Copy)]
+pub struct InternalCaller;
+
+impl FromRequestParts<AppState> for InternalCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        require_internal_token(state, &parts.headers).map(|()| Self)
+    }
+}
+
 #[derive(Debug, Deserialize)]
 pub struct SecretParams {
     crew_id: Option<String>,
@@ -40,14 +55,11 @@ pub struct SecretParams {
 
 /// `GET /api/v1/internal/agents/{agentId}/webhook-secret[?crew_id=]`.
 pub async fn webhook_secret(
+    _: InternalCaller,
     State(state): State<AppState>,
-    headers: HeaderMap,
     JsonPath(agent): JsonPath<String>,
-    params: Result<JsonQuery<SecretParams>, ApiError>,
+    JsonQuery(params): JsonQuery<SecretParams>,
 ) -> ApiResult<Json<Value>> {
-    // The token comes first: nothing about the request is answered without it.
-    require_internal_token(&state, &headers)?;
-    let JsonQuery(params) = params?;
     let not_found = || ApiError::not_found("no webhook secret for that agent");
     let id: AgentId = agent.parse().map_err(|_| not_found())?;
     let agent = state

@@ -1,7 +1,9 @@
 //! Keeper, the container runtime over the network (docs/keeper.md).
 //!
 //! - [`protocol`]: the wire types shared by the client and the server.
+//! - `extract`: the server's token-first, JSON-rejecting extractors.
 //! - [`server`]: the HTTP server serving the protocol on top of any local `ContainerRuntime`.
 
+mod extract;
 pub mod protocol;
 pub mod server;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{post, put};
@@ -20,6 +20,7 @@ use crewship_core::secret::Secret;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
+use super::extract::{self, Authorized, KeeperPath, RawBody, parse_json};
 use super::protocol::{
     ErrorBody, ExecRequest, Frame, KillRequest, MAX_ARGV, MAX_ENV, MAX_REQUEST_BYTES, RuntimeInfo,
     Stdin,
@@ -28,7 +29,7 @@ use super::protocol::{
 type KillTx = mpsc::Sender<(Duration, oneshot::Sender<()>)>;
 
 #[derive(Clone)]
-struct AppState {
+pub(super) struct KeeperState {
     token: Secret,
     runtime: Arc<dyn ContainerRuntime>,
     /// Runtime id (as handed out) → crew and local runtime id.
@@ -36,7 +37,7 @@ struct AppState {
     execs: Arc<Mutex<HashMap<String, KillTx>>>,
 }
 
-struct ApiError(StatusCode, &'static str, String);
+pub(super) struct ApiError(StatusCode, &'static str, String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -48,11 +49,11 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn err(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+pub(super) fn err(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError(status, code, message.into())
 }
 
-fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) fn authorize(state: &KeeperState, headers: &HeaderMap) -> Result<(), ApiError> {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
@@ -70,7 +71,7 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
 
 /// The protocol's routes. `token` must be non-empty (an empty one matches nothing).
 pub fn router(runtime: Arc<dyn ContainerRuntime>, token: Secret) -> Router {
-    let state = AppState {
+    let state = KeeperState {
         token,
         runtime,
         runtimes: Arc::default(),
@@ -81,6 +82,8 @@ pub fn router(runtime: Arc<dyn ContainerRuntime>, token: Secret) -> Router {
         .route("/v1/runtimes/{key}", put(ensure).get(status))
         .route("/v1/runtimes/{id}/exec", post(exec))
         .route("/v1/execs/{id}/kill", post(kill))
+        .method_not_allowed_fallback(extract::method_not_allowed)
+        .fallback(extract::not_found)
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .with_state(state)
 }
@@ -98,11 +101,10 @@ pub async fn serve(
 }
 
 async fn ensure(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(crew): Path<String>,
+    _: Authorized,
+    State(state): State<KeeperState>,
+    KeeperPath(crew): KeeperPath,
 ) -> Result<Json<RuntimeInfo>, ApiError> {
-    authorize(&state, &headers)?;
     let crew_id: CrewId = crew
         .parse()
         .map_err(|_| err(StatusCode::BAD_REQUEST, "bad_request", "invalid crew id"))?;
@@ -128,11 +130,10 @@ async fn ensure(
 }
 
 async fn status(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    _: Authorized,
+    State(state): State<KeeperState>,
+    KeeperPath(id): KeeperPath,
 ) -> Result<Json<RuntimeInfo>, ApiError> {
-    authorize(&state, &headers)?;
     let crew = state
         .runtimes
         .lock()
@@ -154,12 +155,12 @@ fn frame_bytes(frame: &Frame) -> Bytes {
 }
 
 async fn exec(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Json(req): Json<ExecRequest>,
+    _: Authorized,
+    State(state): State<KeeperState>,
+    KeeperPath(id): KeeperPath,
+    RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
+    let req: ExecRequest = parse_json(&body)?;
     if req.argv.is_empty() || req.argv.len() > MAX_ARGV || req.env.len() > MAX_ENV {
         return Err(err(
             StatusCode::BAD_REQUEST,
@@ -281,13 +282,18 @@ async fn exec(
 }
 
 async fn kill(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Option<Json<KillRequest>>,
+    _: Authorized,
+    State(state): State<KeeperState>,
+    KeeperPath(id): KeeperPath,
+    RawBody(body): RawBody,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    authorize(&state, &headers)?;
-    let grace = Duration::from_millis(body.map_or(5_000, |Json(k)| k.grace_ms).min(60_000));
+    // No body: the default grace.
+    let requested = if body.is_empty() {
+        None
+    } else {
+        Some(parse_json::<KillRequest>(&body)?)
+    };
+    let grace = Duration::from_millis(requested.map_or(5_000, |k| k.grace_ms).min(60_000));
     let tx = state.execs.lock().unwrap().get(&id).cloned();
     // Unknown or finished exec: nothing left to kill (idempotent).
     if let Some(tx) = tx {

@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use crewship_core::agent::Agent;
@@ -18,7 +18,8 @@ use serde_json::Value;
 use super::view::agent_view;
 use super::{BODY_LIMIT_BYTES, CAS_ATTEMPTS};
 use crate::error::{ApiError, ApiResult};
-use crate::internal::require_internal_token;
+use crate::extract::{JsonPath, JsonQuery};
+use crate::internal::InternalCaller;
 use crate::state::AppState;
 use crate::trigger::body::read_limited;
 
@@ -43,12 +44,12 @@ pub(super) fn conflict() -> ApiError {
 /// agent gets a generated secret, shown in this answer only, and a replaced agent keeps its
 /// secret and any rotation grace period in progress.
 pub async fn put_agent(
+    _: InternalCaller,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    JsonPath(id): JsonPath<String>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
-    require_internal_token(&state, &headers)?;
     let bytes = read_limited(&headers, body, BODY_LIMIT_BYTES).await?;
     let spec: AgentSpec = serde_json::from_slice(&bytes)
         .map_err(|e| invalid_agent(format!("the body is not a valid agent: {e}")))?;
@@ -124,11 +125,10 @@ async fn existing_agent(state: &AppState, id: &str) -> ApiResult<Agent> {
 
 /// `GET /api/v1/internal/agents/{agentId}`.
 pub async fn get_agent(
+    _: InternalCaller,
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
+    JsonPath(id): JsonPath<String>,
 ) -> ApiResult<Json<Value>> {
-    require_internal_token(&state, &headers)?;
     let agent = existing_agent(&state, &id).await?;
     Ok(Json(agent_view(&agent, state.ports.clock.now())))
 }
@@ -141,11 +141,10 @@ pub struct ListParams {
 
 /// `GET /api/v1/internal/agents?crew_id=` or `?workspace_id=` (exactly one): agents by id.
 pub async fn list_agents(
+    _: InternalCaller,
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(params): Query<ListParams>,
+    JsonQuery(params): JsonQuery<ListParams>,
 ) -> ApiResult<Json<Vec<Value>>> {
-    require_internal_token(&state, &headers)?;
     let invalid = |m: String| ApiError::bad_request("invalid_query", m);
     let scope = match (params.crew_id, params.workspace_id) {
         (Some(crew), None) => {
@@ -174,11 +173,10 @@ pub async fn list_agents(
 /// `DELETE /api/v1/internal/agents/{agentId}`: `204`, or `404` when there was none. Its
 /// webhooks then answer `401` like any unknown agent's.
 pub async fn delete_agent(
+    _: InternalCaller,
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
+    JsonPath(id): JsonPath<String>,
 ) -> ApiResult<StatusCode> {
-    require_internal_token(&state, &headers)?;
     let not_found = || ApiError::not_found("no such agent");
     let id: AgentId = id.parse().map_err(|_| not_found())?;
     if state

@@ -8,7 +8,7 @@
 //! so every secret handed out was current at some instant and none is silently lost.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use crewship_core::agent::PreviousSecret;
 use crewship_core::secret::Secret;
 use serde_json::{Value, json};
@@ -17,13 +17,14 @@ use time::format_description::well_known::Rfc3339;
 use super::CAS_ATTEMPTS;
 use super::manage::conflict;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::JsonPath;
 use crate::monitor::{Caller, visible_agent};
 use crate::state::AppState;
 
 pub async fn rotate_secret(
     State(state): State<AppState>,
     Caller(workspace): Caller,
-    Path(agent): Path<String>,
+    JsonPath(agent): JsonPath<String>,
 ) -> ApiResult<Json<Value>> {
     let grace =
         time::Duration::try_from(state.config.secret_rotation_grace).unwrap_or(time::Duration::MAX);
