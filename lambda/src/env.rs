@@ -56,11 +56,5 @@ impl Env {
 
 /// JSON log lines, as CloudWatch Logs Insights reads them.
 pub fn init_tracing() {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .without_time()
-        .init();
+    handler::telemetry::init_tracing(handler::telemetry::LogFormat::JsonWithoutTime);
 }

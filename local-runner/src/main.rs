@@ -57,7 +57,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_tracing(&cli.log_format);
+    handler::telemetry::init_tracing(handler::telemetry::LogFormat::parse(&cli.log_format));
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve::serve(settings(cli.config, &cli.overrides)?).await,
         Command::Trigger(args) => trigger::run(&settings(cli.config, &cli.overrides)?, args).await,
@@ -80,19 +80,4 @@ fn settings(
         config::parse_file(&text)?,
         overrides,
     )?)
-}
-
-fn init_tracing(format: &str) {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        // Colour codes only on a terminal: piped logs stay greppable.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    if format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
 }

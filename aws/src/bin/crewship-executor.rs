@@ -40,12 +40,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    handler::telemetry::init_tracing(handler::telemetry::LogFormat::Human);
     let args = Args::parse();
     let built = build_ports(&Backends::from_env()?).await;
     let config = ExecutorConfig {
