@@ -9,6 +9,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
+use super::protocol::MAX_REQUEST_BYTES;
 use super::server::{ApiError, KeeperState, authorize, err};
 
 /// A caller that presented the Keeper's bearer token.
@@ -45,16 +46,29 @@ impl FromRequest<KeeperState> for RawBody {
     type Rejection = Response;
 
     async fn from_request(request: Request, state: &KeeperState) -> Result<Self, Response> {
-        let e = match Bytes::from_request(request, state).await {
-            Ok(bytes) => return Ok(Self(bytes)),
-            Err(e) => e,
+        let declared = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        // A declared length over the limit is refused before a byte of the body is waited for.
+        let (status, message) = if declared.is_some_and(|n| n > MAX_REQUEST_BYTES as u64) {
+            (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request body exceeds the limit of {MAX_REQUEST_BYTES} bytes"),
+            )
+        } else {
+            match Bytes::from_request(request, state).await {
+                Ok(bytes) => return Ok(Self(bytes)),
+                Err(e) => (e.status(), e.body_text()),
+            }
         };
-        let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
             "payload_too_large"
         } else {
             "bad_request"
         };
-        let mut response = err(e.status(), code, e.body_text()).into_response();
+        let mut response = err(status, code, message).into_response();
         response.headers_mut().insert(
             header::CONNECTION,
             axum::http::HeaderValue::from_static("close"),
