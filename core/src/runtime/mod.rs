@@ -9,16 +9,57 @@ use crate::log::Stream;
 use crate::secret::Secret;
 use crate::store::BoxError;
 
+/// Why a runtime call failed. Each variant keeps its cause as a typed source; adapters never
+/// flatten it into a string. [`RuntimeError::report`] renders the whole chain where it leaves
+/// the process (a run's `error_message`, Keeper's wire).
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    #[error("container runtime for crew {crew} could not be ensured: {reason}")]
-    Ensure { crew: CrewId, reason: String },
-    #[error("agent command could not be started: {0}")]
-    Spawn(String),
-    #[error("agent output stream broke: {0}")]
-    Stream(String),
+    #[error("container runtime for crew {crew} could not be ensured")]
+    Ensure {
+        crew: CrewId,
+        #[source]
+        source: BoxError,
+    },
+    #[error("agent command could not be started")]
+    Spawn(#[source] BoxError),
+    #[error("agent output stream broke")]
+    Stream(#[source] BoxError),
     #[error("container runtime unavailable")]
     Unavailable(#[source] BoxError),
+}
+
+impl RuntimeError {
+    pub fn ensure(crew: &CrewId, source: impl Into<BoxError>) -> Self {
+        Self::Ensure {
+            crew: crew.clone(),
+            source: source.into(),
+        }
+    }
+
+    pub fn spawn(source: impl Into<BoxError>) -> Self {
+        Self::Spawn(source.into())
+    }
+
+    pub fn stream(source: impl Into<BoxError>) -> Self {
+        Self::Stream(source.into())
+    }
+
+    pub fn unavailable(source: impl Into<BoxError>) -> Self {
+        Self::Unavailable(source.into())
+    }
+
+    /// The error and its causes, joined by `: ` (`agent command could not be started: claude:
+    /// No such file or directory (os error 2)`).
+    pub fn report(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(e) = cause {
+            text.push_str(": ");
+            text.push_str(&e.to_string());
+            cause = e.source();
+        }
+        text
+    }
 }
 
 /// The handle `ensure` returns; opaque outside the adapter.
@@ -76,4 +117,25 @@ pub trait ContainerRuntime: Send + Sync {
 
     /// A short description for logs and the start-up banner (`process`, `keeper http://…`).
     fn describe(&self) -> String;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("creating /srv/crews/c")]
+    struct CreateDir(#[source] std::io::Error);
+
+    #[test]
+    fn report_names_every_cause_in_order() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotADirectory, "Not a directory");
+        let e = RuntimeError::ensure(&"c".parse().unwrap(), CreateDir(io));
+        assert_eq!(
+            e.report(),
+            "container runtime for crew c could not be ensured: creating /srv/crews/c: Not a \
+             directory"
+        );
+        assert!(std::error::Error::source(&e).is_some_and(|s| s.is::<CreateDir>()));
+    }
 }
