@@ -105,6 +105,8 @@ mod tests {
         let section = &section[..section.find("\n#").unwrap_or(section.len())];
         section
             .lines()
+            .filter(|l| l.starts_with('|'))
+            .skip(2) // the header and its separator
             .filter_map(|l| l.strip_prefix("| `"))
             .filter_map(|l| l.split_once('`'))
             .map(|(code, _)| code.to_owned())
