@@ -29,7 +29,7 @@ pub(crate) async fn pump(
         };
         match next {
             Some(Ok(line)) => decoder.write(line, output).await,
-            Some(Err(e)) => return Err(e.report()),
+            Some(Err(e)) => return Err(e.to_string()),
             None => return Ok(()),
         }
     }

@@ -73,7 +73,7 @@ impl Executor {
         self.runtime
             .ensure(&run.crew_id)
             .await
-            .map_err(|e| Ending::failed(e.report()))
+            .map_err(|e| Ending::failed(e.to_string()))
     }
 
     /// Step 3: the agent's chat session. A run does not fail for want of one.
@@ -113,7 +113,7 @@ impl Executor {
                 decoder: Decoder::for_adapter(agent.adapter),
             }),
             Err(e) => {
-                let cause = e.report();
+                let cause = e.to_string();
                 output.system("error", cause.clone()).await;
                 Err(Ending::failed(cause))
             }
@@ -137,7 +137,7 @@ impl Executor {
         let stop = {
             let run_to_exit = async {
                 pump(exec.as_mut(), output, decoder).await?;
-                exec.wait().await.map_err(|e| e.report())
+                exec.wait().await.map_err(|e| e.to_string())
             };
             tokio::select! {
                 r = tokio::time::timeout(deadline, run_to_exit) => match r {
@@ -151,7 +151,7 @@ impl Executor {
         };
         if !matches!(stop, Stop::Exited(_)) {
             if let Err(e) = exec.kill(self.config.kill_grace).await {
-                tracing::error!(error = %e.report(), run_id = %run.id, "stopping the agent failed");
+                tracing::error!(error = %e, run_id = %run.id, "stopping the agent failed");
             }
             // What the agent wrote before it was stopped is still in the pipes: keep it. The
             // pipes close once the process group is gone; a process that left the group could

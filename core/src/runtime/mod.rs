@@ -10,22 +10,38 @@ use crate::secret::Secret;
 use crate::store::BoxError;
 
 /// Why a runtime call failed. Each variant keeps its cause as a typed source; adapters never
-/// flatten it into a string. [`RuntimeError::report`] renders the whole chain where it leaves
-/// the process (a run's `error_message`, Keeper's wire).
+/// flatten it into a string. The message names every cause too (`agent command could not be
+/// started: claude: No such file or directory (os error 2)`): it becomes a run's
+/// `error_message` and crosses Keeper's wire, where the sender needs the whole reason.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    #[error("container runtime for crew {crew} could not be ensured")]
+    #[error("container runtime for crew {crew} could not be ensured: {}", Causes(.source))]
     Ensure {
         crew: CrewId,
         #[source]
         source: BoxError,
     },
-    #[error("agent command could not be started")]
+    #[error("agent command could not be started: {}", Causes(.0))]
     Spawn(#[source] BoxError),
-    #[error("agent output stream broke")]
+    #[error("agent output stream broke: {}", Causes(.0))]
     Stream(#[source] BoxError),
-    #[error("container runtime unavailable")]
+    #[error("container runtime unavailable: {}", Causes(.0))]
     Unavailable(#[source] BoxError),
+}
+
+/// A cause and its own causes, joined by `: `.
+struct Causes<'a>(&'a BoxError);
+
+impl std::fmt::Display for Causes<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(e) = cause {
+            write!(f, ": {e}")?;
+            cause = e.source();
+        }
+        Ok(())
+    }
 }
 
 impl RuntimeError {
@@ -46,19 +62,6 @@ impl RuntimeError {
 
     pub fn unavailable(source: impl Into<BoxError>) -> Self {
         Self::Unavailable(source.into())
-    }
-
-    /// The error and its causes, joined by `: ` (`agent command could not be started: claude:
-    /// No such file or directory (os error 2)`).
-    pub fn report(&self) -> String {
-        let mut text = self.to_string();
-        let mut cause = std::error::Error::source(self);
-        while let Some(e) = cause {
-            text.push_str(": ");
-            text.push_str(&e.to_string());
-            cause = e.source();
-        }
-        text
     }
 }
 
@@ -128,11 +131,11 @@ mod tests {
     struct CreateDir(#[source] std::io::Error);
 
     #[test]
-    fn report_names_every_cause_in_order() {
+    fn the_message_names_every_cause_in_order() {
         let io = std::io::Error::new(std::io::ErrorKind::NotADirectory, "Not a directory");
         let e = RuntimeError::ensure(&"c".parse().unwrap(), CreateDir(io));
         assert_eq!(
-            e.report(),
+            e.to_string(),
             "container runtime for crew c could not be ensured: creating /srv/crews/c: Not a \
              directory"
         );

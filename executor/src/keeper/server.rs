@@ -107,7 +107,7 @@ async fn ensure(
         .parse()
         .map_err(|_| err(StatusCode::BAD_REQUEST, "bad_request", "invalid crew id"))?;
     let local = state.runtime.ensure(&crew_id).await.map_err(|e| {
-        tracing::warn!(error = %e.report(), "ensure failed");
+        tracing::warn!(error = %e, "ensure failed");
         err(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
@@ -219,8 +219,8 @@ async fn exec(
     };
     let spec_len = (spec.argv.len(), spec.env.len());
     let mut execution = state.runtime.exec(&local, spec).await.map_err(|e| {
-        tracing::warn!(error = %e.report(), "exec failed");
-        err(StatusCode::BAD_REQUEST, "bad_request", e.report())
+        tracing::warn!(error = %e, "exec failed");
+        err(StatusCode::BAD_REQUEST, "bad_request", e.to_string())
     })?;
     let exec_id = format!("x-{}", uuid::Uuid::now_v7());
     // Counts only: env values are secrets and argv may carry the agent's message.
@@ -246,7 +246,7 @@ async fn exec(
                         }
                     }
                     Some(Err(e)) => {
-                        let _ = tx.send(frame_bytes(&Frame::Error { message: e.report() })).await;
+                        let _ = tx.send(frame_bytes(&Frame::Error { message: e.to_string() })).await;
                         let _ = execution.kill(Duration::from_secs(2)).await;
                         break;
                     }
@@ -254,7 +254,7 @@ async fn exec(
                         let f = match execution.wait().await {
                             Ok(ExitStatus::Code(c)) => Frame::Exit { code: Some(c), signal: None },
                             Ok(ExitStatus::Signal(s)) => Frame::Exit { code: None, signal: Some(s) },
-                            Err(e) => Frame::Error { message: e.report() },
+                            Err(e) => Frame::Error { message: e.to_string() },
                         };
                         let _ = tx.send(frame_bytes(&f)).await;
                         break;
