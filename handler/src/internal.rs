@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
+use crewship_core::error_code::ErrorCode;
 use crewship_core::ids::AgentId;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -28,7 +29,7 @@ pub fn require_internal_token(state: &AppState, headers: &HeaderMap) -> ApiResul
     } else {
         Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             "a valid X-Internal-Token is required",
         ))
     }

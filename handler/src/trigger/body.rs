@@ -6,6 +6,7 @@
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, header};
 use bytes::Bytes;
+use crewship_core::error_code::ErrorCode;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use crate::error::ApiError;
@@ -14,7 +15,7 @@ use crate::serve::BodyTimeout;
 fn too_large(limit: usize) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
+        ErrorCode::PayloadTooLarge,
         format!("the request body exceeds the limit of {limit} bytes"),
     )
     .with_header(header::CONNECTION, "close")
@@ -23,7 +24,7 @@ fn too_large(limit: usize) -> ApiError {
 fn too_slow(timeout: &BodyTimeout) -> ApiError {
     ApiError::new(
         StatusCode::REQUEST_TIMEOUT,
-        "request_timeout",
+        ErrorCode::RequestTimeout,
         format!(
             "the request body was not received within {} seconds",
             timeout.0.as_secs_f64()
@@ -50,7 +51,7 @@ pub async fn read_limited(
         Err(e) => match BodyTimeout::find_in(e.as_ref()) {
             Some(timeout) => Err(too_slow(&timeout)),
             None => Err(ApiError::bad_request(
-                "body_read_failed",
+                ErrorCode::BodyReadFailed,
                 format!("the request body could not be read: {e}"),
             )),
         },
