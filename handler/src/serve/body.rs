@@ -138,8 +138,7 @@ mod tests {
         let err = body
             .collect()
             .await
-            .err()
-            .expect("the deadline ends the body");
+            .expect_err("the deadline ends the body");
         assert!(BodyTimeout::find_in(err.as_ref()).is_some());
         drop(tx);
     }
