@@ -27,8 +27,10 @@ fn deep_seeds() -> Vec<(String, String)> {
 }
 
 /// Every walk over an accepted payload (rendering, the message, re-serialisation) finishes;
-/// a payload the parser refuses is never walked at all.
+/// a payload the parser refuses is never walked at all. On the code before the nesting limit,
+/// rendering these seeds overflows the stack and aborts this test binary.
 #[test]
+#[ignore = "needs the ingest nesting limit of issue 16 item 1; un-ignore when it lands"]
 fn deep_seed_payloads_never_overflow_a_walk() {
     for (name, text) in deep_seeds() {
         let Ok(payload) = Payload::parse(text.as_bytes(), SenderHints::default()) else {
@@ -48,6 +50,7 @@ fn deep_seed_payloads_never_overflow_a_walk() {
 /// Depends on the ingest nesting limit (issue 16, item 1): deeper than the limit is `400
 /// invalid_payload` naming the limit, and no run is created.
 #[tokio::test]
+#[ignore = "needs the ingest nesting limit of issue 16 item 1; un-ignore when it lands"]
 async fn deep_seed_bodies_are_refused_at_ingest() {
     let app = app();
     for (name, text) in deep_seeds() {
