@@ -8,6 +8,7 @@
 //! - [`ws`]: live runs over WebSocket (SPEC §5.3): the protocol, log replay, the local transport.
 //! - [`internal`]: the internal-token API (SPEC §6).
 //! - [`agents`]: agent management and webhook-secret rotation (SPEC §6).
+//! - [`ui`]: the dashboard at `GET /ui/` (`GET /` redirects there).
 //! - [`error`]: the JSON error type.
 //! - [`extract`]: path and query extractors that reject with that JSON error.
 
@@ -19,6 +20,7 @@ pub mod internal;
 pub mod monitor;
 pub mod state;
 pub mod trigger;
+pub mod ui;
 pub mod ws;
 
 use axum::Json;
@@ -36,7 +38,9 @@ use crate::error::ApiError;
 /// The whole HTTP surface. When a prerequisite of SPEC §1 step 1 is missing, the trigger and
 /// monitoring routes are not registered at all (they answer `404`), and this says which, once.
 pub fn router(state: AppState) -> Router {
-    let mut router = Router::new().route("/healthz", get(healthz));
+    let mut router = Router::new()
+        .route("/healthz", get(healthz))
+        .merge(ui::routes());
     match state.config.missing_prerequisite() {
         Some(missing) => {
             tracing::warn!(
@@ -52,6 +56,7 @@ pub fn router(state: AppState) -> Router {
                 )
                 .route("/api/v1/runs/{id}", get(monitor::get_run))
                 .route("/api/v1/runs/{id}/cancel", post(monitor::cancel_run))
+                .route("/api/v1/agents", get(agents::workspace_agents))
                 .route("/api/v1/agents/{agent}/runs", get(monitor::list_runs))
                 .route("/api/v1/agents/{agent}/logs", get(monitor::list_logs))
                 .route(
