@@ -48,7 +48,10 @@ async fn every_ui_answer_carries_the_security_headers() {
     ] {
         let (parts, body) = fetch(&app.router, path).await;
         assert_eq!(parts.status, 200, "{path}");
-        assert!(header(&parts, "content-type").starts_with(content_type), "{path}");
+        assert!(
+            header(&parts, "content-type").starts_with(content_type),
+            "{path}"
+        );
         assert!(body.contains(marker), "{path} is not the embedded asset");
         let csp = header(&parts, "content-security-policy");
         for directive in [
@@ -58,12 +61,22 @@ async fn every_ui_answer_carries_the_security_headers() {
             "connect-src 'self'",
             "frame-ancestors 'none'",
         ] {
-            assert!(csp.contains(directive), "{path}: CSP lacks {directive}: {csp}");
+            assert!(
+                csp.contains(directive),
+                "{path}: CSP lacks {directive}: {csp}"
+            );
         }
-        assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{csp}");
+        assert!(
+            !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+            "{csp}"
+        );
         assert_eq!(header(&parts, "x-frame-options"), "DENY", "{path}");
         assert_eq!(header(&parts, "referrer-policy"), "no-referrer", "{path}");
-        assert_eq!(header(&parts, "x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(
+            header(&parts, "x-content-type-options"),
+            "nosniff",
+            "{path}"
+        );
     }
 }
 
@@ -128,7 +141,10 @@ async fn a_token_lists_only_its_own_workspaces_agents_without_secrets() {
     assert_eq!(ids, ["a1", "a2"]);
     assert_eq!(body[0]["webhook_path"], "/api/v1/webhooks/c1/a1/trigger");
     assert_eq!(body[0]["webhook_secret_set"], true);
-    assert!(!body.to_string().contains(SECRET), "a secret leaked: {body}");
+    assert!(
+        !body.to_string().contains(SECRET),
+        "a secret leaked: {body}"
+    );
 
     let (response, body) = send(&app, get("/api/v1/agents", OTHER_TOKEN)).await;
     assert_eq!(response.status(), 200);

@@ -93,6 +93,7 @@ pub async fn wait_for_signal(stop: CancellationToken) {
 fn print_banner(settings: &Settings, addr: std::net::SocketAddr) {
     let base = format!("http://{addr}");
     println!("local-runner listening on {base}");
+    println!("dashboard: {base}/ui/ (sign in with a monitoring token)");
     if settings.internal_token_generated {
         println!(
             "internal token (X-Internal-Token): {}",

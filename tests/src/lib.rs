@@ -3,11 +3,13 @@
 //!
 //! - [`Runner`]: one running binary, its base URL, captured output, stopped on drop.
 //! - [`sign`]: the `X-Signature` a sender computes.
+//! - [`browser`]: a headless Chromium over WebDriver, for the dashboard.
 //! - [`burst`]: many distinct signed deliveries from concurrent connections.
 //! - [`cli`]: the same binary's client subcommands, run as child processes.
 //! - [`keeper`]: a `local-runner keeper` process for tests of the Keeper runtime.
 //! - [`ws`]: a WebSocket client for `/ws`.
 
+pub mod browser;
 pub mod burst;
 pub mod cli;
 pub mod keeper;

@@ -39,7 +39,8 @@ function append(node, children) {
 }
 
 function show(...children) {
-  main.replaceChildren(...children.filter(Boolean));
+  main.replaceChildren();
+  append(main, children);
 }
 
 function fmtTime(iso) {
@@ -392,6 +393,7 @@ async function showRuns(params) {
     if (live && last && run.id < last && !lister.exhausted) return;
     const row = runRow(run);
     rows.set(run.id, row);
+    note.replaceChildren();
     const after = [...tbody.children].find((r) => r.dataset.runId < run.id);
     tbody.insertBefore(row, after || null);
   };
@@ -430,7 +432,7 @@ const RECORD_FIELDS = [
 ];
 
 function recordList(run) {
-  const dl = el("dl", { class: "record", id: "record" });
+  const dl = el("dl", { class: "fields", id: "record" });
   for (const [key, label] of RECORD_FIELDS) {
     const value = run[key];
     if (value === undefined || value === null || value === "") continue;
@@ -440,7 +442,9 @@ function recordList(run) {
     else if (key.endsWith("_at")) shown = el("time", { datetime: value, title: value }, fmtTime(value));
     else if (typeof value === "object") shown = el("pre", {}, pretty(value));
     else shown = String(value);
-    dl.append(el("dt", {}, label), el("dd", { dataset: { field: key } }, shown));
+    const wide = typeof value === "object" || key === "error_message";
+    dl.append(el("div", { class: wide ? "field wide-field" : "field" },
+      el("dt", {}, label), el("dd", { dataset: { field: key } }, shown)));
   }
   return dl;
 }
@@ -563,7 +567,7 @@ async function showRun(id) {
 function examples(agent, url) {
   const body = '{"event":"test","source":"dashboard","data":{}}';
   const curl = [
-    "SECRET='…the agent's webhook secret…'",
+    "read -rsp 'Webhook secret: ' SECRET; echo   # kept out of the shell history",
     `URL='${url}'`,
     `BODY='${body}'`,
     agent.require_timestamp ? "TS=$(date +%s)" : null,
@@ -572,7 +576,8 @@ function examples(agent, url) {
     agent.require_timestamp ? `  -H "X-Timestamp: $TS" \\` : null,
     `  -H "X-Signature: $SIG" --data-binary "$BODY"`,
   ].filter(Boolean).join("\n");
-  const cli = `CREWSHIP_WEBHOOK_SECRET='…' local-runner trigger --url '${location.origin}' \\\n` +
+  const cli = "# $SECRET as above; CREWSHIP_TOKEN (a monitoring token) lets --wait follow the run\n" +
+    `CREWSHIP_WEBHOOK_SECRET="$SECRET" CREWSHIP_TOKEN="$TOKEN" local-runner trigger --url '${location.origin}' \\\n` +
     `  --agent '${agent.id}' --crew '${agent.crew_id}' --event test --wait`;
   return { curl, cli };
 }
@@ -597,6 +602,7 @@ function agentCard(agent) {
         el("strong", {}, "New webhook secret — shown this once, store it now:"),
         el("div", { class: "row" }, secret, copyButton(() => body.webhook_secret)),
         el("p", { class: "hint" }, `Rotated at ${fmtTime(body.rotated_at)}; the previous secret verifies until ${fmtTime(body.previous_valid_until)}.`)));
+      secretBox.scrollIntoView({ block: "nearest" });
     } catch (err) {
       secretBox.replaceChildren(message("error", `Could not rotate: ${err.message}`));
     }
@@ -659,6 +665,7 @@ async function route(reason) {
   for (const a of document.querySelectorAll("#nav a")) {
     if (a.dataset.page === page) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   }
+  window.scrollTo(0, 0);
   const runMatch = /^#\/runs\/([^/?]+)$/.exec(hash);
   if (runMatch) await showRun(decodeURIComponent(runMatch[1]));
   else if (page === "agents") await showAgents();
