@@ -12,6 +12,8 @@ use serde_json::{Value, json};
 
 const LIMIT: Duration = Duration::from_secs(60);
 const XSS_IMG: &str = "<img src=x onerror=window.__xss=1>";
+/// WebDriver's Enter key.
+const ENTER: &str = "\u{E007}";
 const XSS_SCRIPT: &str = "</script><script>window.__xss=2</script>";
 
 fn config() -> String {
@@ -371,6 +373,19 @@ async fn the_dashboard_follows_runs_live_and_renders_everything_as_text() {
     let listed = browser.js(rows, vec![]).await.unwrap();
     let newest_first: Vec<&String> = quick.iter().rev().collect();
     assert_eq!(listed, json!(newest_first));
+    // A new run lands on top of the open list, and its status changes there, live.
+    let newest = trigger(&runner, "quick", &json!({"event": "tick.live"})).await;
+    browser
+        .until(
+            "the new run on top, COMPLETED",
+            &format!(
+                "const top = document.querySelector('#runs tr'); return top.dataset.runId === '{newest}' && !!top.querySelector('[data-status=COMPLETED]');"
+            ),
+            LIMIT,
+        )
+        .await
+        .unwrap();
+    quick.push(newest);
     // All agents merged: every run of the workspace once, newest first.
     browser
         .js("location.hash = '#/runs';", vec![])
@@ -391,7 +406,7 @@ async fn the_dashboard_follows_runs_live_and_renders_everything_as_text() {
         .await
         .unwrap();
     browser
-        .until("all 57 runs", "return document.querySelectorAll('#runs tr').length === 57 && document.querySelector('#more').hidden;", LIMIT)
+        .until("all 58 runs", "return document.querySelectorAll('#runs tr').length === 58 && document.querySelector('#more').hidden;", LIMIT)
         .await
         .unwrap();
     let listed = browser.js(rows, vec![]).await.unwrap();
@@ -524,7 +539,7 @@ async fn the_dashboard_follows_runs_live_and_renders_everything_as_text() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_dashboard_is_readable_in_dark_mode() {
+async fn the_dashboard_works_by_keyboard_and_reads_in_dark_mode() {
     let runner = Runner::start(&config()).unwrap();
     let run_id = trigger(&runner, "echo", &json!({"event": "dark", "data": {"n": 1}})).await;
     runner.wait_for_run(&run_id, TOKEN, LIMIT).await.unwrap();
@@ -551,7 +566,15 @@ async fn the_dashboard_is_readable_in_dark_mode() {
         )
         .await
         .unwrap();
-    sign_in(&browser, TOKEN).await;
+    // By keyboard only: the token and Enter sign in; Enter on the focused run link opens it.
+    browser
+        .client
+        .find(fantoccini::Locator::Css("#token"))
+        .await
+        .unwrap()
+        .send_keys(&format!("{TOKEN}{ENTER}"))
+        .await
+        .unwrap();
     browser
         .until(
             "the runs",
@@ -560,7 +583,22 @@ async fn the_dashboard_is_readable_in_dark_mode() {
         )
         .await
         .unwrap();
-    open_run(&browser, &run_id).await;
+    browser
+        .client
+        .find(fantoccini::Locator::Css("#runs tr a"))
+        .await
+        .unwrap()
+        .send_keys(ENTER)
+        .await
+        .unwrap();
+    browser
+        .until(
+            "the run page",
+            &format!("return document.querySelector('h1 .mono')?.textContent === '{run_id}';"),
+            LIMIT,
+        )
+        .await
+        .unwrap();
     browser
         .until(
             "the log",
