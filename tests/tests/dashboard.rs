@@ -28,7 +28,7 @@ workspace_id = "ws"
 id = "echo"
 crew_id = "crew"
 workspace_id = "ws"
-command = ["sh", "-c", "sleep 1; i=1; while [ $i -le 5 ]; do echo \"line $i\"; i=$((i+1)); sleep 0.5; done; echo 'a warning' >&2; echo '<img src=x onerror=window.__xss=3>'; echo '</script><script>window.__xss=4</script>'"]
+command = ["sh", "-c", "sleep 1; i=1; while [ $i -le 5 ]; do echo \"line $i\"; i=$((i+1)); sleep 1; done; echo 'a warning' >&2; echo '<img src=x onerror=window.__xss=3>'; echo '</script><script>window.__xss=4</script>'"]
 webhook_secret = "{SECRET}"
 
 [[agents]]

@@ -1,12 +1,13 @@
 //! The dashboard (`GET /ui/`): a small single-page app over the monitoring API and `/ws`,
 //! served from the binary itself so every deployment of the router has it and it works offline.
 //!
-//! - [`assets`]: the embedded HTML, CSS and JavaScript, and the headers every UI answer carries.
+//! - [`assets`]: the embedded HTML, CSS and JavaScript modules, and the headers every UI answer
+//!   carries.
 //!
 //! The page holds no data of its own: it signs in with a monitoring token (kept in the browser's
 //! `sessionStorage`) and calls the same API as `curl` would.
 
-mod assets;
+pub mod assets;
 
 use axum::Router;
 use axum::response::Redirect;
@@ -20,6 +21,5 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(|| async { Redirect::to("/ui/") }))
         .route("/ui", get(|| async { Redirect::to("/ui/") }))
         .route("/ui/", get(assets::index))
-        .route("/ui/app.js", get(assets::script))
-        .route("/ui/app.css", get(assets::style))
+        .route("/ui/{file}", get(assets::file))
 }
