@@ -4,7 +4,6 @@ import { api, enc, loadAgents } from "./api.js";
 import { copyButton, el, fmtTime, message, pretty, show } from "./dom.js";
 import { session } from "./session.js";
 
-
 function examples(agent, url) {
   const body = '{"event":"test","source":"dashboard","data":{}}';
   const curl = [

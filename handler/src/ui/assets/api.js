@@ -2,7 +2,6 @@
 
 import { session, token } from "./session.js";
 
-
 export class ApiError extends Error {
   constructor(status, code, text) {
     super(text);

@@ -16,7 +16,6 @@ import { clearToken, session, setToken, token } from "./session.js";
 
 const main = document.getElementById("main");
 
-
 function signOut(reason) {
   clearToken();
   live.stop();
@@ -73,7 +72,6 @@ function showSignIn(reason) {
   show(form);
   input.focus();
 }
-
 
 async function route(reason) {
   session.leave();

@@ -5,7 +5,6 @@ import { TERMINAL, el, fmtDuration, fmtTime, message, pretty, show, statusBadge 
 import { live } from "./live.js";
 import { session } from "./session.js";
 
-
 const RECORD_FIELDS = [
   ["status", "Status"], ["agent_id", "Agent"], ["event", "Event"], ["source", "Source"],
   ["auth_scheme", "Auth scheme"], ["delivery_id", "Delivery id"], ["trigger_type", "Trigger"],

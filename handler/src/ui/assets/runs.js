@@ -10,7 +10,6 @@ const PAGE_SIZE = 50;
 // user asks for more, so a rare event never turns one click into a scan of everything.
 const MAX_FETCHES_PER_LOAD = 20;
 
-
 // The workspace's runs, newest first: each agent's own listing, merged by run id (ids grow
 // with time), each followed through its own Link cursor.
 class RunLister {
