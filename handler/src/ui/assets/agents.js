@@ -78,12 +78,14 @@ function agentCard(agent) {
 }
 
 export async function showAgents() {
+  const visit = session.visit;
   try {
     await loadAgents();
   } catch (err) {
-    show(el("h1", {}, "Agents"), message("error", `Could not list agents: ${err.message}`));
+    if (visit === session.visit) show(el("h1", {}, "Agents"), message("error", `Could not list agents: ${err.message}`));
     return;
   }
+  if (visit !== session.visit) return;
   show(el("h1", {}, "Agents"),
     session.agents.length ? session.agents.map(agentCard) : message("info", "This workspace has no agents yet."));
 }

@@ -76,12 +76,14 @@ function showSignIn(reason) {
 async function route(reason) {
   session.leave();
   session.leave = () => {};
+  const visit = ++session.visit;
   const hash = location.hash || "#/runs";
   if (!token()) { showSignIn(typeof reason === "string" ? reason : null); return; }
   document.getElementById("nav").hidden = false;
   document.getElementById("signout").hidden = false;
   if (!session.workspace && !session.agents.length) {
     try { await loadAgents(); } catch (err) { if (err.status !== 401) show(message("error", err.message)); return; }
+    if (visit !== session.visit) return;
   }
   live.start();
   const page = hash.startsWith("#/agents") ? "agents" : "runs";

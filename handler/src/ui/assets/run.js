@@ -33,14 +33,16 @@ function recordList(run) {
 }
 
 export async function showRun(id) {
+  const visit = session.visit;
   let run;
   try {
     ({ body: run } = await api(`/api/v1/runs/${enc(id)}`));
   } catch (err) {
-    show(el("h1", {}, "Run"), message("error", err.status === 404 ? "No such run in this workspace." : err.message),
+    if (visit === session.visit) show(el("h1", {}, "Run"), message("error", err.status === 404 ? "No such run in this workspace." : err.message),
       el("a", { href: "#/runs" }, "Back to runs"));
     return;
   }
+  if (visit !== session.visit) return;
   const title = el("h1", {}, "Run ", el("span", { class: "mono" }, run.id));
   const actions = el("div", { class: "actions" });
   const notice = el("div", { id: "run-msg" });
@@ -142,5 +144,5 @@ export async function showRun(id) {
   session.leave = () => { off(); live.unfollow(run.id); clearTimeout(gapTimer); };
   render();
   await drain();
-  if (!TERMINAL.has(run.status)) live.follow(run.id, () => lastSeq);
+  if (visit === session.visit && !TERMINAL.has(run.status)) live.follow(run.id, () => lastSeq);
 }

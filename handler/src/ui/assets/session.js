@@ -10,6 +10,8 @@ export const session = {
   signOut: (_reason) => {},
   // Set by the page shown: what to undo when it is left (listeners, followed runs).
   leave: () => {},
+  // Counts page visits: a page whose visit is over when an awaited call returns stops there.
+  visit: 0,
 };
 
 export const token = () => sessionStorage.getItem(TOKEN_KEY);
