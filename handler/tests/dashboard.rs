@@ -1,6 +1,6 @@
 //! The dashboard's HTTP side, in process: the redirect to `/ui/`, the embedded assets and the
 //! security headers on every UI answer, and `GET /api/v1/agents` (the token's workspace only).
-//! The page's behaviour in a real browser is tested in `tests/tests/dashboard.rs`.
+//! The page's behaviour in a real browser is tested in `tests/tests/dashboard/`.
 
 mod common;
 
