@@ -7,6 +7,9 @@
 //!   and its validation.
 //! - [`auth`], [`signature`]: webhook authentication on raw bytes.
 //! - [`payload`], [`message`]: the body as SPEC §1.3 reads it and the message the agent gets.
+//! - [`ingest`]: the trigger use case ([`ingest::accept`]), with the rate limiter and the
+//!   guards that give back a dedup reservation and a token when a request fails.
+//! - [`error_code`]: every machine error code of the HTTP API, listed once.
 //! - Ports: [`store`] (runs, dedup, chats), [`queue`], [`registry`], [`logs`], [`broadcast`],
 //!   [`runtime`]; [`ports::Ports`] bundles them.
 
@@ -15,7 +18,9 @@ pub mod agent_spec;
 pub mod auth;
 pub mod broadcast;
 pub mod clock;
+pub mod error_code;
 pub mod ids;
+pub mod ingest;
 pub mod log;
 pub mod logs;
 pub mod message;
