@@ -84,7 +84,12 @@ pub fn table_specs(tables: &Tables) -> Vec<TableSpec> {
             range: None,
             indexes: vec![
                 index("by_agent", "agent_id", "id", ProjectionType::All),
-                index("by_agent_status", "agent_status", "id", ProjectionType::KeysOnly),
+                index(
+                    "by_agent_status",
+                    "agent_status",
+                    "id",
+                    ProjectionType::KeysOnly,
+                ),
                 index("by_lease", "leased", "lease_expires", ProjectionType::All),
             ],
             ttl: None,
@@ -100,7 +105,12 @@ pub fn table_specs(tables: &Tables) -> Vec<TableSpec> {
             ],
             hash: "run_id",
             range: Some("seq"),
-            indexes: vec![index("by_agent", "agent_id", "agent_order", ProjectionType::All)],
+            indexes: vec![index(
+                "by_agent",
+                "agent_id",
+                "agent_order",
+                ProjectionType::All,
+            )],
             ttl: None,
         },
         TableSpec {
@@ -128,7 +138,12 @@ pub fn table_specs(tables: &Tables) -> Vec<TableSpec> {
             hash: "agent_id",
             range: None,
             indexes: vec![
-                index("by_workspace", "workspace_id", "agent_id", ProjectionType::All),
+                index(
+                    "by_workspace",
+                    "workspace_id",
+                    "agent_id",
+                    ProjectionType::All,
+                ),
                 index("by_crew", "crew_id", "agent_id", ProjectionType::All),
             ],
             ttl: None,
@@ -289,10 +304,16 @@ mod tests {
         let mut parts = Vec::new();
         let mut attrs = String::from("      AttributeDefinitions:");
         for (name, t) in &spec.attributes {
-            attrs += &format!("\n        - AttributeName: {name}\n          AttributeType: {}", ty(t));
+            attrs += &format!(
+                "\n        - AttributeName: {name}\n          AttributeType: {}",
+                ty(t)
+            );
         }
         parts.push(attrs);
-        let mut keys = format!("      KeySchema:\n        - AttributeName: {}\n          KeyType: HASH", spec.hash);
+        let mut keys = format!(
+            "      KeySchema:\n        - AttributeName: {}\n          KeyType: HASH",
+            spec.hash
+        );
         if let Some(range) = spec.range {
             keys += &format!("\n        - AttributeName: {range}\n          KeyType: RANGE");
         }
@@ -302,7 +323,10 @@ mod tests {
             for i in &spec.indexes {
                 gsis += &format!(
                     "\n        - IndexName: {}\n          KeySchema:\n            - AttributeName: {}\n              KeyType: HASH\n            - AttributeName: {}\n              KeyType: RANGE\n          Projection:\n            ProjectionType: {}",
-                    i.name, i.hash, i.range, projection(&i.projection)
+                    i.name,
+                    i.hash,
+                    i.range,
+                    projection(&i.projection)
                 );
             }
             parts.push(gsis);
@@ -337,7 +361,10 @@ mod tests {
                 "{}: attributes",
                 spec.resource
             );
-            assert_eq!(block.contains("TimeToLiveSpecification"), spec.ttl.is_some());
+            assert_eq!(
+                block.contains("TimeToLiveSpecification"),
+                spec.ttl.is_some()
+            );
         }
         let tables = TEMPLATE
             .lines()

@@ -12,8 +12,8 @@
 //!   [`runtime`]; [`ports::Ports`] bundles them.
 
 pub mod agent;
-pub mod api_token;
 pub mod agent_spec;
+pub mod api_token;
 pub mod auth;
 pub mod broadcast;
 pub mod clock;

@@ -97,11 +97,31 @@ mod tests {
     #[test]
     fn a_mistyped_runtime_or_backend_stops_every_lambda_function_naming_the_key() {
         let cases: &[(Bin, (&str, &str), &str)] = &[
-            (Bin::ExecutorLambda, ("CREWSHIP_RUNTIME", "dockr"), "executor.runtime"),
-            (Bin::ExecutorLambda, ("CREWSHIP_STORE", "dynamo"), "store.backend"),
-            (Bin::ExecutorLambda, ("CREWSHIP_QUEUE", "kafka"), "queue.backend"),
-            (Bin::HandlerLambda, ("CREWSHIP_STORE", "dynamo"), "store.backend"),
-            (Bin::HandlerLambda, ("CREWSHIP_QUEUE", "kafka"), "queue.backend"),
+            (
+                Bin::ExecutorLambda,
+                ("CREWSHIP_RUNTIME", "dockr"),
+                "executor.runtime",
+            ),
+            (
+                Bin::ExecutorLambda,
+                ("CREWSHIP_STORE", "dynamo"),
+                "store.backend",
+            ),
+            (
+                Bin::ExecutorLambda,
+                ("CREWSHIP_QUEUE", "kafka"),
+                "queue.backend",
+            ),
+            (
+                Bin::HandlerLambda,
+                ("CREWSHIP_STORE", "dynamo"),
+                "store.backend",
+            ),
+            (
+                Bin::HandlerLambda,
+                ("CREWSHIP_QUEUE", "kafka"),
+                "queue.backend",
+            ),
             (Bin::WsLambda, ("CREWSHIP_STORE", "dynamo"), "store.backend"),
         ];
         for (bin, var, key) in cases {
@@ -113,14 +133,20 @@ mod tests {
         }
         // The runtime was a silent fallback to `process` once; and the deployed values start.
         let mut vars = WS.to_vec();
-        vars.extend([("CREWSHIP_RUNTIME", "keeper"), ("CREWSHIP_KEEPER_URL", "http://k")]);
+        vars.extend([
+            ("CREWSHIP_RUNTIME", "keeper"),
+            ("CREWSHIP_KEEPER_URL", "http://k"),
+        ]);
         assert_eq!(
             env(&vars).settings(Bin::ExecutorLambda).unwrap_err().key,
             "executor.keeper_token"
         );
         vars.push(("CREWSHIP_KEEPER_TOKEN", "t"));
         assert!(env(&vars).settings(Bin::ExecutorLambda).is_ok());
-        assert_eq!(env(&[]).settings(Bin::WsLambda).unwrap_err().key, "ws.connections_table");
+        assert_eq!(
+            env(&[]).settings(Bin::WsLambda).unwrap_err().key,
+            "ws.connections_table"
+        );
     }
 
     #[test]

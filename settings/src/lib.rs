@@ -27,7 +27,11 @@ pub use resolve::{Runtime, Token};
 /// The process environment's overrides for `bin` (the Lambda functions pass their own, with
 /// SSM references resolved).
 pub fn load_from_env(bin: Bin, file: File<'_>) -> Result<Settings, SettingsError> {
-    load(bin, file, &env_overrides(bin, |name| std::env::var(name).ok()))
+    load(
+        bin,
+        file,
+        &env_overrides(bin, |name| std::env::var(name).ok()),
+    )
 }
 
 #[cfg(test)]

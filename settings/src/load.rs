@@ -86,17 +86,17 @@ pub fn load(bin: Bin, file: File<'_>, overrides: &[Override]) -> Result<Settings
     for o in overrides {
         layers.set(o)?;
     }
-    let settings: Settings =
-        serde_path_to_error::deserialize(toml::Value::Table(layers.table.clone())).map_err(
-            |e| {
-                let key = e.path().to_string();
-                SettingsError {
-                    origin: layers.origin_of(&key),
-                    message: e.into_inner().message().to_owned(),
-                    key,
-                }
-            },
-        )?;
+    let settings: Settings = serde_path_to_error::deserialize(toml::Value::Table(
+        layers.table.clone(),
+    ))
+    .map_err(|e| {
+        let key = e.path().to_string();
+        SettingsError {
+            origin: layers.origin_of(&key),
+            message: e.into_inner().message().to_owned(),
+            key,
+        }
+    })?;
     settings.check(bin).map_err(|mut e| {
         e.origin = layers.origin_of(&e.key);
         e
@@ -222,11 +222,7 @@ impl Layers {
         Ok(())
     }
 
-    fn known(
-        path: &str,
-        bin: Option<Bin>,
-        origin: &str,
-    ) -> Result<&'static Key, SettingsError> {
+    fn known(path: &str, bin: Option<Bin>, origin: &str) -> Result<&'static Key, SettingsError> {
         let err = |message: String| SettingsError {
             key: path.to_owned(),
             origin: Some(origin.to_owned()),

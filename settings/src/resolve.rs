@@ -80,7 +80,10 @@ impl Settings {
         let s = &self.store;
         if s.backend == StoreKind::Dynamodb {
             if s.payload_bucket.is_none() && bin != Bin::Provision {
-                return Err(err("store.payload_bucket", "required with store.backend = dynamodb"));
+                return Err(err(
+                    "store.payload_bucket",
+                    "required with store.backend = dynamodb",
+                ));
             }
             if s.secrets_key.is_none() && !s.allow_plaintext_secrets && bin != Bin::Provision {
                 return Err(err(
@@ -205,7 +208,9 @@ impl Executor {
                     .keeper_token
                     .clone()
                     .filter(|t| !t.is_empty())
-                    .ok_or_else(|| err("executor.keeper_token", "required when runtime = keeper"))?;
+                    .ok_or_else(|| {
+                        err("executor.keeper_token", "required when runtime = keeper")
+                    })?;
                 Ok(Runtime::Keeper { url, token })
             }
         }

@@ -78,18 +78,58 @@ fn file_values_are_checked_key_by_key() {
     let cases = [
         ("[server]\nlisen = \"x\"", "server.lisen", "unknown key"),
         ("[serve]\nlisten = \"x\"", "serve", "unknown key"),
-        ("[executor]\nruntime = \"docker\"", "executor.runtime", "docker"),
-        ("[executor]\nrun_timeout_secs = \"ten\"", "executor.run_timeout_secs", "whole number"),
-        ("[executor]\nrun_timeout_secs = 0", "executor.run_timeout_secs", "at least 1"),
+        (
+            "[executor]\nruntime = \"docker\"",
+            "executor.runtime",
+            "docker",
+        ),
+        (
+            "[executor]\nrun_timeout_secs = \"ten\"",
+            "executor.run_timeout_secs",
+            "whole number",
+        ),
+        (
+            "[executor]\nrun_timeout_secs = 0",
+            "executor.run_timeout_secs",
+            "at least 1",
+        ),
         ("[server]\nlisten = \"nowhere\"", "server.listen", "address"),
-        ("[server]\nlegacy_secret_sunset = \"soon\"", "server.legacy_secret_sunset", ""),
-        ("[store]\nbackend = \"dynamodb\"", "store.backend", "does not apply to local-runner"),
-        ("[executor]\nruntime = \"keeper\"", "executor.keeper_url", "required"),
-        ("[executor]\nruntime = \"keeper\"\nkeeper_url = \"ftp://k\"\nkeeper_token = \"t\"", "executor.keeper_url", "http"),
+        (
+            "[server]\nlegacy_secret_sunset = \"soon\"",
+            "server.legacy_secret_sunset",
+            "",
+        ),
+        (
+            "[store]\nbackend = \"dynamodb\"",
+            "store.backend",
+            "does not apply to local-runner",
+        ),
+        (
+            "[executor]\nruntime = \"keeper\"",
+            "executor.keeper_url",
+            "required",
+        ),
+        (
+            "[executor]\nruntime = \"keeper\"\nkeeper_url = \"ftp://k\"\nkeeper_token = \"t\"",
+            "executor.keeper_url",
+            "http",
+        ),
         ("tokens = 3", "tokens", "array"),
-        ("[[tokens]]\ntoken = \"t\"\nworkspace_id = \"bad ws\"", "tokens[0].workspace_id", ""),
-        ("[[agents]]\ncrew_id = \"c\"\nworkspace_id = \"w\"\ncommand = [\"true\"]", "agents[0].id", "missing"),
-        ("[[agents]]\nid = \"a\"\ncrew_id = \"c\"\nworkspace_id = \"w\"\ncolor = 1", "agents[0].color", "unknown field"),
+        (
+            "[[tokens]]\ntoken = \"t\"\nworkspace_id = \"bad ws\"",
+            "tokens[0].workspace_id",
+            "",
+        ),
+        (
+            "[[agents]]\ncrew_id = \"c\"\nworkspace_id = \"w\"\ncommand = [\"true\"]",
+            "agents[0].id",
+            "missing",
+        ),
+        (
+            "[[agents]]\nid = \"a\"\ncrew_id = \"c\"\nworkspace_id = \"w\"\ncolor = 1",
+            "agents[0].color",
+            "unknown field",
+        ),
         ("[server\n", "config", "TOML"),
     ];
     for (text, key, needle) in cases {
@@ -109,7 +149,12 @@ fn file_values_are_checked_key_by_key() {
 fn environment_beats_the_file_and_flags_beat_the_environment() {
     let text = "[executor]\nrun_timeout_secs = 100\nmax_concurrent_runs = 2";
     let mut overrides = env(Bin::LocalRunner, &[("CREWSHIP_RUN_TIMEOUT_SECS", "50")]);
-    let s = load(Bin::LocalRunner, File::Embedded { name: "f", text }, &overrides).unwrap();
+    let s = load(
+        Bin::LocalRunner,
+        File::Embedded { name: "f", text },
+        &overrides,
+    )
+    .unwrap();
     assert_eq!(s.executor.run_timeout_secs, 50);
     assert_eq!(s.executor.max_concurrent_runs, 2);
     overrides.push(Override {
@@ -117,7 +162,12 @@ fn environment_beats_the_file_and_flags_beat_the_environment() {
         value: "40".into(),
         origin: "--run-timeout-secs".into(),
     });
-    let s = load(Bin::LocalRunner, File::Embedded { name: "f", text }, &overrides).unwrap();
+    let s = load(
+        Bin::LocalRunner,
+        File::Embedded { name: "f", text },
+        &overrides,
+    )
+    .unwrap();
     assert_eq!(s.executor.run_timeout_secs, 40);
     let e = load(
         Bin::LocalRunner,
@@ -163,19 +213,28 @@ fn cloud_settings_need_what_their_backend_needs() {
         File::None,
         &env(
             Bin::Server,
-            &[("CREWSHIP_INTERNAL_TOKEN", "it"), ("CREWSHIP_API_TOKENS", "nope")],
+            &[
+                ("CREWSHIP_INTERNAL_TOKEN", "it"),
+                ("CREWSHIP_API_TOKENS", "nope"),
+            ],
         ),
     )
     .unwrap_err();
     assert_eq!(e.key, "server.api_tokens");
-    assert!(!e.to_string().contains("nope"), "the value is a secret: {e}");
+    assert!(
+        !e.to_string().contains("nope"),
+        "the value is a secret: {e}"
+    );
 }
 
 #[test]
 fn each_binary_has_its_work_dir_and_lambdas_log_json() {
     let work = |bin| load(bin, File::None, &[]).unwrap().executor.work_dir();
     assert_eq!(work(Bin::Executor), std::path::Path::new("./crewship-work"));
-    assert_eq!(work(Bin::ExecutorLambda), std::path::Path::new("/tmp/crews"));
+    assert_eq!(
+        work(Bin::ExecutorLambda),
+        std::path::Path::new("/tmp/crews")
+    );
     assert!(work(Bin::LocalRunner).ends_with("crewship-local-runner"));
     let s = load(Bin::HandlerLambda, File::None, &[]).unwrap();
     assert_eq!(s.log.format, model::LogFormat::Json);
@@ -233,18 +292,43 @@ fn the_reference_table_documents_every_key_and_nothing_else() {
     for row in &rows {
         let key = keys::find(&row[0]).unwrap();
         let dash = |s: Option<String>| s.unwrap_or_else(|| "—".into());
-        assert_eq!(row[1], dash(Some(key.env.to_owned()).filter(|e| !e.is_empty())), "{}", key.path);
-        assert_eq!(row[2], dash(key.flag().map(|f| format!("--{f}"))), "{}", key.path);
-        let default = key.path.split_once('.').and_then(|(s, k)| defaults.get(s)?.get(k));
+        assert_eq!(
+            row[1],
+            dash(Some(key.env.to_owned()).filter(|e| !e.is_empty())),
+            "{}",
+            key.path
+        );
+        assert_eq!(
+            row[2],
+            dash(key.flag().map(|f| format!("--{f}"))),
+            "{}",
+            key.path
+        );
+        let default = key
+            .path
+            .split_once('.')
+            .and_then(|(s, k)| defaults.get(s)?.get(k));
         match default {
-            Some(toml::Value::String(v)) => assert!(row[3].starts_with(v.as_str()), "{}: {}", key.path, row[3]),
-            Some(v) => assert!(row[3].starts_with(&v.to_string()), "{}: {}", key.path, row[3]),
+            Some(toml::Value::String(v)) => {
+                assert!(row[3].starts_with(v.as_str()), "{}: {}", key.path, row[3])
+            }
+            Some(v) => assert!(
+                row[3].starts_with(&v.to_string()),
+                "{}: {}",
+                key.path,
+                row[3]
+            ),
             None => assert!(!row[3].is_empty(), "{}", key.path),
         }
         let bins: Vec<&str> = key.bins.iter().map(|b| b.name()).collect();
         let all = bins.len() == Bin::ALL.len();
         let shown: Vec<&str> = row[4].split(", ").map(|b| b.trim_matches('`')).collect();
-        assert!(shown == bins || (all && shown == ["all"]), "{}: {:?} vs {bins:?}", key.path, row[4]);
+        assert!(
+            shown == bins || (all && shown == ["all"]),
+            "{}: {:?} vs {bins:?}",
+            key.path,
+            row[4]
+        );
     }
 }
 

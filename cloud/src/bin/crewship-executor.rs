@@ -17,7 +17,10 @@ impl ForBin for ThisBin {
 }
 
 #[derive(Debug, Parser)]
-#[command(version, about = "Execute queued runs from SQS (or memory) on the configured runtime")]
+#[command(
+    version,
+    about = "Execute queued runs from SQS (or memory) on the configured runtime"
+)]
 struct Args {
     #[command(flatten)]
     settings: Flags<ThisBin>,

@@ -26,23 +26,60 @@ const PROVISION: &str = env!("CARGO_BIN_EXE_crewship-provision");
 #[test]
 fn a_mistyped_name_stops_every_cloud_bin_naming_the_key() {
     let cases: &[(&str, &[(&str, &str)], &str, &str)] = &[
-        (SERVER, &[("CREWSHIP_INTERNAL_TOKEN", "it"), ("CREWSHIP_STORE", "dynamo")], "store.backend", "CREWSHIP_STORE"),
-        (SERVER, &[("CREWSHIP_INTERNAL_TOKEN", "it"), ("CREWSHIP_QUEUE", "kafka")], "queue.backend", "CREWSHIP_QUEUE"),
-        (EXECUTOR, &[("CREWSHIP_RUNTIME", "dockr")], "executor.runtime", "CREWSHIP_RUNTIME"),
-        (EXECUTOR, &[("CREWSHIP_STORE", "dynamo")], "store.backend", "CREWSHIP_STORE"),
-        (PROVISION, &[("CREWSHIP_STORE", "dynamo")], "store.backend", "CREWSHIP_STORE"),
+        (
+            SERVER,
+            &[
+                ("CREWSHIP_INTERNAL_TOKEN", "it"),
+                ("CREWSHIP_STORE", "dynamo"),
+            ],
+            "store.backend",
+            "CREWSHIP_STORE",
+        ),
+        (
+            SERVER,
+            &[
+                ("CREWSHIP_INTERNAL_TOKEN", "it"),
+                ("CREWSHIP_QUEUE", "kafka"),
+            ],
+            "queue.backend",
+            "CREWSHIP_QUEUE",
+        ),
+        (
+            EXECUTOR,
+            &[("CREWSHIP_RUNTIME", "dockr")],
+            "executor.runtime",
+            "CREWSHIP_RUNTIME",
+        ),
+        (
+            EXECUTOR,
+            &[("CREWSHIP_STORE", "dynamo")],
+            "store.backend",
+            "CREWSHIP_STORE",
+        ),
+        (
+            PROVISION,
+            &[("CREWSHIP_STORE", "dynamo")],
+            "store.backend",
+            "CREWSHIP_STORE",
+        ),
         (SERVER, &[], "server.internal_token", ""),
     ];
     for (bin, env, key, origin) in cases {
         let (ok, _, stderr) = run(bin, &[], env);
         assert!(!ok, "{bin} started with {env:?}");
-        assert!(stderr.contains(&format!("configuration key `{key}`")), "{bin}: {stderr}");
+        assert!(
+            stderr.contains(&format!("configuration key `{key}`")),
+            "{bin}: {stderr}"
+        );
         assert!(stderr.contains(origin), "{bin}: {stderr}");
     }
     // A flag names itself.
     let (ok, _, stderr) = run(EXECUTOR, &["--runtime", "dockr"], &[]);
     assert!(!ok);
-    assert!(stderr.contains("`executor.runtime` (from --runtime)"), "{stderr}");
+    assert!(
+        stderr.contains("`executor.runtime` (from --runtime)"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -55,10 +92,18 @@ fn every_cloud_bin_lists_its_settings_in_help() {
     ] {
         let (ok, help, _) = run(bin, &["--help"], &[]);
         assert!(ok, "{bin} --help");
-        let keys = crewship_settings::keys::KEYS.iter().filter(|k| k.applies_to(which));
+        let keys = crewship_settings::keys::KEYS
+            .iter()
+            .filter(|k| k.applies_to(which));
         for flag in keys.filter_map(|k| k.flag()).chain(["config".into()]) {
-            assert!(help.contains(&format!("--{flag} ")), "{bin} --help lacks --{flag}:\n{help}");
+            assert!(
+                help.contains(&format!("--{flag} ")),
+                "{bin} --help lacks --{flag}:\n{help}"
+            );
         }
-        assert!(help.contains("CREWSHIP_STORE"), "{bin}: variables are shown");
+        assert!(
+            help.contains("CREWSHIP_STORE"),
+            "{bin}: variables are shown"
+        );
     }
 }

@@ -25,7 +25,11 @@ async fn main() -> anyhow::Result<()> {
     let settings = Env::load(&sdk).await?.settings(Bin::WsLambda)?;
     init_tracing(settings.log.format);
     // Both are checked at load for this binary.
-    let table = settings.ws.connections_table.clone().context("ws.connections_table")?;
+    let table = settings
+        .ws
+        .connections_table
+        .clone()
+        .context("ws.connections_table")?;
     let endpoint = settings.ws.endpoint.clone().context("ws.endpoint")?;
     let tokens: Vec<_> = settings.tokens()?.into_iter().map(|t| t.token).collect();
     // Resuming reads runs, agents and logs from the same stores the handler writes.

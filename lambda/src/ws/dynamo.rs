@@ -17,7 +17,6 @@ use super::connections::{ConnectionError, ConnectionRecord, ConnectionStore, Hel
 /// The GSI the broadcaster queries.
 pub const WORKSPACE_INDEX: &str = "by_workspace";
 
-
 #[derive(Debug, Clone)]
 pub struct DynamoConnections {
     client: Client,

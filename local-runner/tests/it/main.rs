@@ -25,16 +25,35 @@ fn a_mistyped_runtime_stops_the_start_naming_the_key() {
     // it rather than pass).
     let base = ["--listen", "127.0.0.1:0"];
     for (args, env, needle) in [
-        (&[][..], &[("CREWSHIP_RUNTIME", "dockr")][..], "`executor.runtime` (from CREWSHIP_RUNTIME)"),
-        (&["--runtime", "dockr"][..], &[][..], "`executor.runtime` (from --runtime)"),
-        (&["--log-format", "xml"][..], &[][..], "`log.format` (from --log-format)"),
-        (&[][..], &[("CREWSHIP_RUN_TIMEOUT_SECS", "ten")][..], "`executor.run_timeout_secs` (from CREWSHIP_RUN_TIMEOUT_SECS)"),
+        (
+            &[][..],
+            &[("CREWSHIP_RUNTIME", "dockr")][..],
+            "`executor.runtime` (from CREWSHIP_RUNTIME)",
+        ),
+        (
+            &["--runtime", "dockr"][..],
+            &[][..],
+            "`executor.runtime` (from --runtime)",
+        ),
+        (
+            &["--log-format", "xml"][..],
+            &[][..],
+            "`log.format` (from --log-format)",
+        ),
+        (
+            &[][..],
+            &[("CREWSHIP_RUN_TIMEOUT_SECS", "ten")][..],
+            "`executor.run_timeout_secs` (from CREWSHIP_RUN_TIMEOUT_SECS)",
+        ),
     ] {
         let all: Vec<&str> = base.iter().chain(args).copied().collect();
         let (ok, _, stderr) = run(&all, env);
         assert!(!ok, "started with {args:?} {env:?}");
         assert!(stderr.contains(needle), "{args:?} {env:?}: {stderr}");
-        assert!(stderr.contains("dockr") || stderr.contains("xml") || stderr.contains("ten"), "{stderr}");
+        assert!(
+            stderr.contains("dockr") || stderr.contains("xml") || stderr.contains("ten"),
+            "{stderr}"
+        );
     }
 }
 
@@ -45,14 +64,28 @@ fn a_file_key_that_does_not_exist_or_does_not_apply_stops_the_start() {
     for (text, needle) in [
         ("[executor]\nruntime = \"dockr\"\n", "`executor.runtime`"),
         ("[server]\nlisen = \"127.0.0.1:0\"\n", "`server.lisen`"),
-        ("[store]\nbackend = \"dynamodb\"\n", "does not apply to local-runner"),
+        (
+            "[store]\nbackend = \"dynamodb\"\n",
+            "does not apply to local-runner",
+        ),
     ] {
         let path = dir.join("bad.toml");
         std::fs::write(&path, text).unwrap();
-        let (ok, _, stderr) = run(&["--config", path.to_str().unwrap(), "--listen", "127.0.0.1:0"], &[]);
+        let (ok, _, stderr) = run(
+            &[
+                "--config",
+                path.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+            ],
+            &[],
+        );
         assert!(!ok, "started with {text}");
         assert!(stderr.contains(needle), "{text}: {stderr}");
-        assert!(stderr.contains(path.to_str().unwrap()), "names the file: {stderr}");
+        assert!(
+            stderr.contains(path.to_str().unwrap()),
+            "names the file: {stderr}"
+        );
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -64,9 +97,15 @@ fn help_lists_every_setting_local_runner_reads() {
     let keys = crewship_settings::keys::KEYS.iter();
     let flags = keys.filter(|k| k.applies_to(crewship_settings::Bin::LocalRunner));
     for flag in flags.filter_map(|k| k.flag()).chain(["config".into()]) {
-        assert!(help.contains(&format!("--{flag} ")), "--help lacks --{flag}:\n{help}");
+        assert!(
+            help.contains(&format!("--{flag} ")),
+            "--help lacks --{flag}:\n{help}"
+        );
     }
-    assert!(help.contains("CREWSHIP_RUNTIME"), "variables are shown: {help}");
+    assert!(
+        help.contains("CREWSHIP_RUNTIME"),
+        "variables are shown: {help}"
+    );
     // The cloud backends are not local-runner's.
     assert!(!help.contains("--store"), "{help}");
 }
