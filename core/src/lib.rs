@@ -2,7 +2,8 @@
 //! is authenticated, and the ports the handler and executor talk through, each with its
 //! in-memory adapter.
 //!
-//! - [`ids`], [`secret`], [`clock`]: small types used everywhere.
+//! - [`ids`], [`secret`], [`clock`]: small types used everywhere; [`api_token`]: a monitoring
+//!   token bound to its workspace.
 //! - [`agent`], [`run`], [`log`]: the records; [`agent_spec`]: an agent as an operator writes it,
 //!   and its validation.
 //! - [`auth`], [`signature`]: webhook authentication on raw bytes.
@@ -15,6 +16,7 @@
 
 pub mod agent;
 pub mod agent_spec;
+pub mod api_token;
 pub mod auth;
 pub mod broadcast;
 pub mod clock;

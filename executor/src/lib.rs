@@ -13,9 +13,9 @@
 //! - [`cli`] builds command lines per CLI adapter.
 //! - [`claude_stream`] reads claude-code's stream-json output into log events.
 //! - [`runtime`] holds the container runtime adapters (local processes, Keeper over HTTP) and
-//!   [`runtime::RuntimeBackend`], which picks one from configuration.
+//!   [`runtime::RuntimeBackend`], which picks one from the settings.
 //! - [`keeper`] holds the Keeper protocol types and server (docs/keeper.md).
-//! - [`config`] holds the settings.
+//! - [`config`] holds the settings, taken from the `[executor]` section of the one settings model.
 
 pub mod claude_stream;
 pub mod cli;

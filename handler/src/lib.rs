@@ -1,7 +1,8 @@
 //! The handler: one axum router for the webhook ingress, the monitoring API and the internal
 //! API, served unchanged by the local runner (hyper) and by Lambda (`lambda_http`).
 //!
-//! - [`config`]: settings and the prerequisites of SPEC §1 step 1.
+//! - [`config`]: the handler's settings (from the one settings model) and the prerequisites of
+//!   SPEC §1 step 1.
 //! - [`state`]: what every request can reach.
 //! - [`trigger`]: `POST /api/v1/webhooks/{crewId}/{agentId}/trigger` (SPEC §1).
 //! - [`monitor`]: runs, logs and cancellation (SPEC §5.1, §5.2).

@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 pub mod moto;
-pub mod procs;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

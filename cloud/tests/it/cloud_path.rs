@@ -2,13 +2,11 @@
 //! processes on DynamoDB, SQS and S3 served by moto, with real signed webhooks and real agent
 //! processes.
 
-mod common;
-
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::procs::Proc;
-use common::{Cloud, Moto, provision};
+use crate::common::{Cloud, Moto, provision};
+use crate::procs::Proc;
 use crewship_aws::config::build_ports_with;
 use crewship_core::agent::Agent;
 use crewship_core::ids::RunId;
@@ -218,7 +216,7 @@ async fn unreachable_queue_answers_503_and_leaves_no_queued_run() {
     // Only SQS goes to a port nobody listens on.
     env.push((
         "AWS_ENDPOINT_URL_SQS",
-        format!("http://127.0.0.1:{}", common::moto::free_port()),
+        format!("http://127.0.0.1:{}", crate::common::moto::free_port()),
     ));
     env.push(("AWS_MAX_ATTEMPTS", "1".into()));
     let server = Proc::server(&env);
