@@ -5,7 +5,8 @@
 //! - [`ids`], [`secret`], [`clock`]: small types used everywhere.
 //! - [`agent`], [`run`], [`log`]: the records; [`agent_spec`]: an agent as an operator writes it,
 //!   and its validation.
-//! - [`auth`], [`signature`]: webhook authentication on raw bytes.
+//! - [`auth`], [`signature`]: webhook authentication on raw bytes; [`signer`]: the same schemes
+//!   from the sender's side.
 //! - [`payload`], [`message`]: the body as SPEC §1.3 reads it and the message the agent gets.
 //! - Ports: [`store`] (runs, dedup, chats), [`queue`], [`registry`], [`logs`], [`broadcast`],
 //!   [`runtime`]; [`ports::Ports`] bundles them.
@@ -27,4 +28,5 @@ pub mod run;
 pub mod runtime;
 pub mod secret;
 pub mod signature;
+pub mod signer;
 pub mod store;

@@ -1,13 +1,12 @@
 //! The WebSocket protocol's conformance suite (SPEC §5.3), frame by frame, written against a
 //! [`WsTransport`] so that every transport runs it unchanged: the local axum endpoint today, an
 //! API Gateway WebSocket Lambda later. A transport file says
-//! `ws_conformance_suite!(make_transport());` and gets one `#[tokio::test]` per case.
+//! `crewship_test_support::ws_conformance_suite!(make_transport());` and gets one
+//! `#[tokio::test]` per case.
 //!
-//! Fixture (the one of `common::config()`): token `TOKEN` → workspace `ws` with agent `a1`,
+//! Fixture ([`crate::fixture`]): token `TOKEN` → workspace `ws` with agent `a1`,
 //! `OTHER_TOKEN` → workspace `other` with agent `b1`. Events reach the transport through its
 //! ports exactly as the executor sends them: the log store first, then the broadcaster.
-
-#![allow(dead_code, unused_macros, unused_imports)]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +21,8 @@ use crewship_core::run::{AuthScheme, NewRun, Run, RunStatus};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use super::{TOKEN, agent};
+use crate::AgentBuilder;
+use crate::fixture::TOKEN;
 
 /// Longest wait for a frame the protocol promises.
 pub const FRAME_WAIT: Duration = Duration::from_secs(20);
@@ -52,9 +52,10 @@ pub trait WsTransport: Send + Sync {
 
 /// Expands to one test per conformance case, each on a fresh transport from `$make`
 /// (an expression evaluating to a future of a `WsTransport`).
+#[macro_export]
 macro_rules! ws_conformance_suite {
     ($make:expr) => {
-        ws_conformance_suite!(@cases $make;
+        $crate::ws_conformance_suite!(@cases $make;
             header_token_authenticates,
             bad_header_token_is_refused_before_upgrade,
             auth_frame_authenticates,
@@ -77,14 +78,20 @@ macro_rules! ws_conformance_suite {
             #[tokio::test]
             async fn $case() {
                 let transport = $make.await;
-                common::ws_conformance::$case(&transport).await;
+                $crate::ws_conformance::$case(&transport).await;
             }
         )*
     };
 }
-pub(crate) use ws_conformance_suite;
-
 // ---- helpers ---------------------------------------------------------------------------
+
+/// The fixture's agents: `a1` (crew `c1`, workspace `ws`), `b1` (crew `c2`, workspace `other`).
+fn agent(id: &str, crew: &str, workspace: &str) -> Agent {
+    AgentBuilder::new(id)
+        .crew(crew)
+        .workspace(workspace)
+        .build()
+}
 
 fn ws() -> WorkspaceId {
     "ws".parse().unwrap()

@@ -2,28 +2,26 @@
 //! processes on DynamoDB, SQS and S3 served by moto, with real signed webhooks and real agent
 //! processes.
 
-mod common;
-
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::procs::Proc;
-use common::{Cloud, Moto, provision};
 use crewship_aws::config::build_ports_with;
 use crewship_core::agent::Agent;
 use crewship_core::ids::RunId;
 use crewship_core::ports::Ports;
 use crewship_core::run::RunStatus;
 use crewship_core::secret::Secret;
+use crewship_core::signer::Signer;
+use crewship_test_support::AgentBuilder;
+
+use crate::common::procs::Proc;
+use crate::common::{Cloud, Moto, provision};
 
 const SECRET: &str = "cloud-secret-0123456789abcdef0123456789abcdef";
 const INTERNAL: &str = "internal-token";
 
 fn sign(body: &str) -> String {
-    hex::encode(crewship_core::signature::hmac_sha256(
-        SECRET.as_bytes(),
-        &[body.as_bytes()],
-    ))
+    Signer::new(SECRET).signature(body.as_bytes())
 }
 
 /// Writes `marker-N <executor pid>` to `ran` once per execution, then works for a second.
@@ -42,12 +40,12 @@ fn agent(ran: &std::path::Path) -> Agent {
 }
 
 fn base_agent() -> Agent {
-    serde_json::from_value(serde_json::json!({
-        "id": "cloud-agent", "crew_id": "crew", "workspace_id": "ws", "name": "cloud agent",
-        "adapter": "command", "webhook_secret": SECRET,
-        "rate_limit_per_min": 100000, "max_queued_runs": 100000, "max_concurrent_runs": 1
-    }))
-    .unwrap()
+    AgentBuilder::new("cloud-agent")
+        .name("cloud agent")
+        .secret(SECRET)
+        .rate_limit_per_min(100000)
+        .max_queued_runs(100000)
+        .build()
 }
 
 fn base_env(moto: &Moto, cloud: &Cloud) -> Vec<(&'static str, String)> {
@@ -218,7 +216,7 @@ async fn unreachable_queue_answers_503_and_leaves_no_queued_run() {
     // Only SQS goes to a port nobody listens on.
     env.push((
         "AWS_ENDPOINT_URL_SQS",
-        format!("http://127.0.0.1:{}", common::moto::free_port()),
+        format!("http://127.0.0.1:{}", crate::common::moto::free_port()),
     ));
     env.push(("AWS_MAX_ATTEMPTS", "1".into()));
     let server = Proc::server(&env);

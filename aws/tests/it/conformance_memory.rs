@@ -1,12 +1,12 @@
 //! The port conformance suite against the in-memory adapters.
 
-mod conformance;
-
 use std::sync::Arc;
 use std::time::Duration;
 
 use crewship_core::ports::{MemoryPorts, Ports};
 use crewship_core::registry::MemoryRegistry;
+
+use crate::conformance_suite;
 
 async fn setup() -> (Ports, ()) {
     let memory = MemoryPorts::new(Arc::new(MemoryRegistry::default()), Duration::from_secs(30));

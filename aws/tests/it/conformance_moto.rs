@@ -1,14 +1,14 @@
 //! The port conformance suite against DynamoDB, SQS and S3 on moto, plus what only the AWS
 //! adapters have: records sealed at rest, payloads in S3, the dead-letter queue.
 
-mod common;
-mod conformance;
-
 use std::time::Duration;
 
-use common::{Moto, provision};
 use crewship_aws::config::build_ports_with;
 use crewship_core::ports::Ports;
+
+use crate::common::{Moto, provision};
+use crate::conformance;
+use crate::conformance_suite;
 
 async fn setup() -> (Ports, Moto) {
     let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();

@@ -1,17 +1,16 @@
 //! Concurrency caps, cancellation and graceful shutdown, driving `run_until_stopped` with real
 //! child processes that record when they ran.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Harness, assert_all_gone, fast_config, read_pid, script_agent};
 use crewship_core::ids::RunId;
 use crewship_core::run::RunStatus;
 use executor::Executor;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+use crate::common::{Harness, assert_all_gone, fast_config, read_pid, script_agent};
 
 /// A script body that appends "<start_ns> <end_ns>" to `file` around `work`.
 fn timed(file: &str, work: &str) -> String {

@@ -1,13 +1,12 @@
 //! A run waiting on a concurrency cap keeps a queue message whose receive count stays low, so a
 //! dead-letter threshold (SQS `maxReceiveCount`) can never take a run that is only waiting.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
 use crewship_core::run::{Lease, RunStatus};
 use executor::Outcome;
+
+use crate::common::*;
 
 #[tokio::test]
 async fn a_run_deferred_again_and_again_never_accumulates_receives() {

@@ -1,14 +1,13 @@
 //! Claims, leases and redelivery: a run is never executed twice, never stranded RUNNING, and a
 //! finished run never changes.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Harness, fast_config, script_agent};
 use crewship_core::run::{Lease, RunStatus};
 use crewship_core::store::StoreError;
 use executor::{EXECUTOR_LOST, Outcome};
+
+use crate::common::{Harness, fast_config, script_agent};
 
 /// A run some executor claimed and then died with: RUNNING, lease in the past.
 async fn run_of_a_dead_executor(

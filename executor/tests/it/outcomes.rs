@@ -1,15 +1,16 @@
 //! Every way a run ends, on real child processes: exit codes, deadlines with a process tree,
 //! and the causes of runs that never start.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Harness, agent, assert_all_gone, contents, fast_config, read_pid, script_agent};
 use crewship_core::run::RunStatus;
 use executor::Outcome;
 use executor::runtime::ProcessRuntime;
+
+use crate::common::{
+    Harness, agent, assert_all_gone, contents, fast_config, read_pid, script_agent,
+};
 
 #[tokio::test]
 async fn exit_zero_completes_with_times_and_output() {
@@ -80,7 +81,7 @@ async fn deadline_times_out_and_no_process_of_the_tree_survives() {
     };
     let child = read_pid(&h.crew_dir().join("child.pid")).await;
     let grandchild = read_pid(&h.crew_dir().join("grandchild.pid")).await;
-    assert!(common::process_alive(grandchild));
+    assert!(crate::common::process_alive(grandchild));
     runner.await.unwrap().unwrap();
 
     let run = h.run(&id).await;

@@ -2,16 +2,15 @@
 //! the live channel; long lines split; credentials only in the environment; claude-code's
 //! stream-json read into events.
 
-mod common;
-
 use std::path::Path;
 
-use common::{Harness, agent, contents, fast_config, script_agent, write_script};
 use crewship_core::agent::Adapter;
 use crewship_core::log::Stream;
 use crewship_core::run::RunStatus;
 use crewship_core::secret::Secret;
 use executor::runtime::lines::MAX_LINE_BYTES;
+
+use crate::common::{Harness, agent, contents, fast_config, script_agent, write_script};
 
 #[tokio::test]
 async fn a_hundred_thousand_quick_lines_all_arrive_in_order() {

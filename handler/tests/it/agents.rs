@@ -1,15 +1,12 @@
 //! Agent management and webhook-secret rotation (SPEC §6), in process, with the clock in the
 //! test's hand.
 
-mod common;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::Request;
-use common::*;
 use crewship_core::agent::Agent;
 use crewship_core::ids::AgentId;
 use crewship_core::ports::MemoryPorts;
@@ -18,6 +15,8 @@ use handler::AppState;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
+
+use crate::common::*;
 
 fn internal(method: &str, path: &str, body: Option<Value>) -> Request<Body> {
     let builder = Request::builder()
@@ -34,10 +33,7 @@ fn internal(method: &str, path: &str, body: Option<Value>) -> Request<Body> {
 }
 
 fn signed(crew: &str, agent: &str, secret: &str, body: &str) -> Request<Body> {
-    let signature = hex::encode(crewship_core::signature::hmac_sha256(
-        secret.as_bytes(),
-        &[body.as_bytes()],
-    ));
+    let signature = Signer::new(secret).signature(body.as_bytes());
     Request::post(format!("/api/v1/webhooks/{crew}/{agent}/trigger"))
         .header("content-type", "application/json")
         .header("x-signature", signature)

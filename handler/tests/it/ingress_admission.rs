@@ -1,13 +1,12 @@
 //! SPEC §1 steps 11–12: rate limit and queued cap (`429`), store and queue outages (`503`).
 
-mod common;
-
-use common::faults::faulty_app;
-use common::ingress::*;
-use common::*;
 use crewship_core::ids::RunId;
 use crewship_core::run::RunStatus;
 use crewship_core::store::RunStore;
+
+use crate::common::faults::faulty_app;
+use crate::common::ingress::*;
+use crate::common::*;
 
 fn assert_limited(response: &axum::http::Response<()>, limit: &str) {
     let h = response.headers();

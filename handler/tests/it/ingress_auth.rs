@@ -1,13 +1,12 @@
 //! SPEC §1 steps 4–7, §1.1 and §1.2: timestamps, authentication, schemes and their precedence,
 //! the legacy header and its sunset, `require_timestamp`.
 
-mod common;
-
-use common::ingress::*;
-use common::*;
 use crewship_core::run::AuthScheme;
 use sha2::{Digest, Sha256};
 use time::macros::datetime;
+
+use crate::common::ingress::*;
+use crate::common::*;
 
 const JSON: (&str, &str) = ("content-type", "application/json");
 
@@ -77,7 +76,7 @@ async fn every_authentication_failure_gets_the_same_401() {
         config(),
     );
     let good = sign(b"{}");
-    let wrong = hmac_hex("wrong-secret", &[b"{}"]);
+    let wrong = sign_with("wrong-secret", b"{}");
     let cases = [
         ("unknown agent", "a404", good.as_str()),
         ("agent of another crew", "a2", good.as_str()),
@@ -106,7 +105,7 @@ async fn the_401_names_the_scheme_and_the_body_digest_but_nothing_of_the_secret(
     let app = app();
     let body = r#"{"event":"push"}"#;
     let digest = hex::encode(Sha256::digest(body.as_bytes()));
-    let wrong = hmac_hex("wrong", &[body.as_bytes()]);
+    let wrong = sign_with("wrong", body.as_bytes());
     let headers = [JSON, ("x-signature", &*wrong)];
     let (response, json) = send(&app, post("c1", "a1", &headers, body)).await;
     assert_eq!(response.status(), 401);
@@ -156,7 +155,7 @@ async fn hex_signatures_of_either_case_verify() {
 #[tokio::test]
 async fn x_signature_alone_is_checked_with_no_fallback_to_the_plaintext_secret() {
     let app = app();
-    let wrong = hmac_hex("wrong", &[b"{}"]);
+    let wrong = sign_with("wrong", b"{}");
     let headers = [JSON, ("x-signature", &*wrong), ("x-webhook-secret", SECRET)];
     let (response, body) = send(&app, post("c1", "a1", &headers, "{}")).await;
     assert_eq!(response.status(), 401, "{body}");
@@ -215,7 +214,7 @@ async fn timestamped_x_signature_signs_timestamp_dot_body() {
 async fn github_x_hub_signature_256_verifies() {
     let app = app();
     let body = br#"{"action":"opened"}"#;
-    let hub = format!("sha256={}", sign(body));
+    let hub = Signer::new(SECRET).github(body);
     let headers = [
         JSON,
         ("x-hub-signature-256", &*hub),
@@ -416,7 +415,7 @@ async fn require_timestamp_refuses_untimestamped_requests_after_authentication_o
     assert_eq!(response.status(), 400);
     assert_eq!(body["error"], "timestamp_required");
     assert!(body["message"].as_str().unwrap().contains("X-Timestamp"));
-    let hub = format!("sha256={}", sign(b"{}"));
+    let hub = Signer::new(SECRET).github(b"{}");
     let (response, _) = send(
         &app,
         post("c1", "a1", &[JSON, ("x-hub-signature-256", &*hub)], "{}"),
@@ -425,7 +424,7 @@ async fn require_timestamp_refuses_untimestamped_requests_after_authentication_o
     assert_eq!(response.status(), 400);
 
     // Unauthenticated: still 401, so the policy says nothing to a stranger.
-    let wrong = hmac_hex("wrong", &[b"{}"]);
+    let wrong = sign_with("wrong", b"{}");
     let (response, _) = send(
         &app,
         post("c1", "a1", &[JSON, ("x-signature", &*wrong)], "{}"),

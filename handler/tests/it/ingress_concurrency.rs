@@ -1,10 +1,9 @@
 //! SPEC §1.4: the reservation is atomic, so identical requests racing create exactly one run.
 
-mod common;
-
-use common::ingress::*;
-use common::*;
 use std::collections::HashSet;
+
+use crate::common::ingress::*;
+use crate::common::*;
 
 const N: usize = 50;
 

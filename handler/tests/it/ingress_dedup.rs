@@ -1,11 +1,10 @@
 //! SPEC §1.3 (envelope and raw forms) and §1.4 (deduplication).
 
-mod common;
-
 use axum::body::Body;
 use axum::http::Request;
-use common::ingress::*;
-use common::*;
+
+use crate::common::ingress::*;
+use crate::common::*;
 
 const JSON: (&str, &str) = ("content-type", "application/json");
 

@@ -1,13 +1,12 @@
 //! Property tests over random headers and bodies: the ingress never panics, never answers 5xx,
 //! and never creates a run without valid credentials.
 
-mod common;
-
 use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, Request};
-use common::ingress::*;
-use common::*;
 use proptest::prelude::*;
+
+use crate::common::ingress::*;
+use crate::common::*;
 
 /// Header names the ingress reads, plus some it does not.
 const NAMES: &[&str] = &[

@@ -1,15 +1,14 @@
 //! Secrets, signatures and bodies never reach the logs: the log output of a batch of valid and
 //! invalid requests is captured and searched.
 
-mod common;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use common::faults::faulty_app;
-use common::ingress::*;
-use common::*;
 use tracing_subscriber::fmt::MakeWriter;
+
+use crate::common::faults::faulty_app;
+use crate::common::ingress::*;
+use crate::common::*;
 
 const MARKER: &str = "MARKER-body-3f9c2a";
 
@@ -49,7 +48,7 @@ async fn secrets_signatures_and_bodies_never_appear_in_the_logs() {
     let ts = unix_now(&app);
     let ts_sig = sign_timestamped(&ts, body.as_bytes());
     let sw = standard_signature(SECRET, "msg_log", &ts, body.as_bytes());
-    let wrong = hmac_hex("wrong", &[body.as_bytes()]);
+    let wrong = sign_with("wrong", body.as_bytes());
     let hub = format!("sha256={sig}");
     let json = ("content-type", "application/json");
     let batches: Vec<Vec<(&str, &str)>> = vec![

@@ -1,12 +1,11 @@
 //! SPEC §1 steps 2–4 and 8–9: method, body size, credentials present, content type, payload.
 
-mod common;
-
 use axum::body::Body;
 use axum::http::Request;
 use bytes::Bytes;
-use common::ingress::*;
-use common::*;
+
+use crate::common::ingress::*;
+use crate::common::*;
 
 #[tokio::test]
 async fn other_methods_get_405_with_allow_post_and_a_json_body() {

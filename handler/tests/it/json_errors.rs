@@ -1,10 +1,9 @@
 //! "Every error body of every endpoint is JSON", also when the URL itself cannot be decoded.
 
-mod common;
-
 use axum::body::Body;
 use axum::http::Request;
-use common::*;
+
+use crate::common::*;
 
 #[tokio::test]
 async fn undecodable_path_segments_get_json_errors_on_every_route() {

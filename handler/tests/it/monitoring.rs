@@ -1,19 +1,18 @@
 //! The monitoring API (SPEC §5.1, §5.2) and the internal API (SPEC §6), in process: pagination,
 //! parameter limits, workspace isolation on every read path.
 
-mod common;
-
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::Request;
-use common::ws_conformance::create_run;
-use common::*;
 use crewship_core::ids::RunId;
 use crewship_core::log::{LogEntry, Stream};
 use crewship_core::run::{AuthScheme, NewRun, Run, RunStatus};
+use crewship_test_support::ws_conformance::create_run;
 use serde_json::Value;
+
+use crate::common::*;
 
 /// `n` runs of agent `a1`, oldest first; every third one COMPLETED, the rest QUEUED.
 async fn seed_runs(app: &App, n: usize) -> Vec<Run> {

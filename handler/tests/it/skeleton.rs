@@ -1,11 +1,10 @@
 //! The walking skeleton's routes, in process.
 
-mod common;
-
 use axum::body::Body;
 use axum::http::Request;
-use common::*;
 use crewship_core::run::RunStatus;
+
+use crate::common::*;
 
 #[tokio::test]
 async fn accepted_webhook_is_recorded_queued_and_enqueued() {

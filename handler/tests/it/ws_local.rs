@@ -2,19 +2,17 @@
 //! the protocol's conformance suite, then what only this transport does (authentication
 //! deadline, keep-alive pings, frame size limit, slow consumers).
 
-mod common;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use common::ws_conformance::{
-    FRAME_WAIT, Incoming, WsClient, WsTransport, create_run, emit, ws_conformance_suite,
-};
-use common::*;
 use crewship_core::broadcast::BroadcastEvent;
 use crewship_core::ports::Ports;
 use crewship_core::run::RunStatus;
+use crewship_test_support::ws_conformance::{
+    FRAME_WAIT, Incoming, WsClient, WsTransport, create_run, emit,
+};
+use crewship_test_support::ws_conformance_suite;
 use futures_util::{SinkExt, StreamExt};
 use handler::{AppState, HandlerConfig, WsSettings};
 use serde_json::{Value, json};
@@ -24,6 +22,8 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::common::*;
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 

@@ -2,19 +2,18 @@
 //! answers as the same requests sent to the router directly, and bodies (base64 or not,
 //! non-ASCII included) reach the signature check as the exact bytes the sender signed.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use base64::Engine;
-use crewship_core::agent::{Adapter, Agent};
 use crewship_core::ports::MemoryPorts;
 use crewship_core::registry::MemoryRegistry;
 use crewship_core::run::RunStatus;
 use crewship_core::secret::Secret;
 use crewship_core::store::RunFilter;
+use crewship_test_support::AgentBuilder;
 use handler::{AppState, HandlerConfig, Prerequisites};
 use http_body_util::BodyExt;
 use lambda_http::request::LambdaRequest;
@@ -25,23 +24,7 @@ use tower::ServiceExt;
 const SECRET: &str = "lambda-fixture-secret-0123456789abcdef";
 
 fn app() -> (Router, MemoryPorts) {
-    let agent = Agent {
-        id: "agent".parse().unwrap(),
-        crew_id: "crew".parse().unwrap(),
-        workspace_id: "ws".parse().unwrap(),
-        name: "agent".into(),
-        adapter: Adapter::Command,
-        command: vec!["true".into()],
-        model: None,
-        env: BTreeMap::new(),
-        webhook_secret: Some(Secret::new(SECRET)),
-        previous_secret: None,
-        require_timestamp: false,
-        timeout_secs: None,
-        rate_limit_per_min: 600,
-        max_queued_runs: 1000,
-        max_concurrent_runs: 1,
-    };
+    let agent = AgentBuilder::new("agent").secret(SECRET).build();
     let memory = MemoryPorts::new(
         Arc::new(MemoryRegistry::new([agent])),
         Duration::from_secs(60),

@@ -1,40 +1,27 @@
 //! The executor on the SQS event source reports exactly the failing records in
 //! `batchItemFailures`, and runs the others.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::sqs::SqsEvent;
-use crewship_core::agent::{Adapter, Agent};
+use crewship_core::agent::Agent;
 use crewship_core::ids::RunId;
 use crewship_core::ports::MemoryPorts;
 use crewship_core::registry::MemoryRegistry;
 use crewship_core::run::{AuthScheme, NewRun, Run, RunStatus};
-use crewship_core::secret::Secret;
+use crewship_test_support::AgentBuilder;
 use executor::runtime::ProcessRuntime;
 use executor::{Executor, ExecutorConfig};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 fn agent() -> Agent {
-    Agent {
-        id: "agent".parse().unwrap(),
-        crew_id: "crew".parse().unwrap(),
-        workspace_id: "ws".parse().unwrap(),
-        name: "agent".into(),
-        adapter: Adapter::Command,
-        command: vec!["sh".into(), "-c".into(), "cat >/dev/null; echo done".into()],
-        model: None,
-        env: BTreeMap::new(),
-        webhook_secret: Some(Secret::new("x".repeat(32))),
-        previous_secret: None,
-        require_timestamp: false,
-        timeout_secs: None,
-        rate_limit_per_min: 600,
-        max_queued_runs: 1000,
-        max_concurrent_runs: 5,
-    }
+    AgentBuilder::new("agent")
+        .command(&["sh", "-c", "cat >/dev/null; echo done"])
+        .secret("x".repeat(32))
+        .max_concurrent_runs(5)
+        .build()
 }
 
 async fn queued_run(memory: &MemoryPorts) -> RunId {
@@ -53,7 +40,7 @@ async fn queued_run(memory: &MemoryPorts) -> RunId {
 
 fn record(id: &str, body: &str) -> Value {
     let template: Value =
-        serde_json::from_str(include_str!("fixtures/example-sqs-event.json")).unwrap();
+        serde_json::from_str(include_str!("../fixtures/example-sqs-event.json")).unwrap();
     let mut record = template["Records"][0].clone();
     record["messageId"] = json!(id);
     record["receiptHandle"] = json!(format!("receipt-{id}"));

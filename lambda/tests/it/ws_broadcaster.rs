@@ -2,8 +2,6 @@
 //! recording HTTP server that speaks the management API's REST shape
 //! (`POST /@connections/{id}` → 200, or 410 GoneException for a gone client).
 
-mod ws_support;
-
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

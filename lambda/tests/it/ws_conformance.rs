@@ -1,4 +1,4 @@
-//! The frame-level conformance suite of the local `/ws` (`handler/tests/common/ws_conformance.rs`),
+//! The frame-level conformance suite of the local `/ws` (`crewship_test_support::ws_conformance`),
 //! run unchanged against the Lambda code path: every client frame is a `$default` event
 //! through `WsFunction`, replies and live frames come back through `PostToConnection` (here a
 //! recording poster), connections are kept in the in-memory `ConnectionStore`, and the
@@ -6,25 +6,22 @@
 //! request/response transport has no socket, so a `WsClient` is a connection id whose
 //! `send` invokes the function and whose `recv` reads what was posted to it.
 
-#[path = "../../handler/tests/common/mod.rs"]
-#[allow(clippy::duplicate_mod)]
-mod common;
-mod ws_support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use common::ws_conformance::{FRAME_WAIT, Incoming, WsClient, WsTransport, ws_conformance_suite};
-use common::{agent, config};
 use crewship_core::ports::{MemoryPorts, Ports};
 use crewship_core::registry::MemoryRegistry;
 use crewship_lambda::ws::broadcaster::DEFAULT_CAPACITY;
 use crewship_lambda::ws::{ApiGatewayBroadcaster, MemoryConnections, WsFunction};
+use crewship_test_support::AgentBuilder;
+use crewship_test_support::ws_conformance::{FRAME_WAIT, Incoming, WsClient, WsTransport};
+use crewship_test_support::ws_conformance_suite;
 use handler::monitor::TokenSet;
 use tokio::sync::mpsc;
-use ws_support::{Delivered, RecordingPoster, connect, message};
+
+use crate::ws_support::{Delivered, RecordingPoster, connect, fixture_tokens, message};
 
 struct Cloud {
     function: Arc<WsFunction>,
@@ -35,7 +32,13 @@ struct Cloud {
 async fn cloud() -> Cloud {
     let connections = Arc::new(MemoryConnections::new());
     let poster = Arc::new(RecordingPoster::default());
-    let registry = MemoryRegistry::new([agent("a1", "c1", "ws"), agent("b1", "c2", "other")]);
+    let registry = MemoryRegistry::new([
+        AgentBuilder::new("a1").crew("c1").workspace("ws").build(),
+        AgentBuilder::new("b1")
+            .crew("c2")
+            .workspace("other")
+            .build(),
+    ]);
     let mut memory = MemoryPorts::new(Arc::new(registry), Duration::from_secs(30));
     memory.ports.clock = Arc::new(crewship_core::clock::SystemClock);
     memory.ports.broadcaster = Arc::new(ApiGatewayBroadcaster::spawn(
@@ -44,7 +47,7 @@ async fn cloud() -> Cloud {
         DEFAULT_CAPACITY,
     ));
     let function = WsFunction {
-        tokens: TokenSet::new(&config().tokens),
+        tokens: TokenSet::new(&fixture_tokens()),
         connections,
         poster: poster.clone(),
         ports: memory.ports,

@@ -14,11 +14,7 @@ use crewship_lambda::ws::{ConnectionRecord, ConnectionStore, DynamoConnections};
 
 // The same harness the AWS adapters' tests use: one pinned moto in `.venv-moto`, installed under
 // a file lock so test binaries of different crates never install it at the same time.
-#[path = "../../aws/tests/common/moto.rs"]
-#[allow(dead_code)]
-mod moto;
-
-use moto::Moto;
+use crewship_test_support::moto::Moto;
 
 async fn table(moto: &Moto, name: &str) -> DynamoConnections {
     let config = aws_sdk_dynamodb::Config::builder()

@@ -2,8 +2,6 @@
 //! `tests/fixtures/ws-*.json`): `$connect` with good, bad and missing tokens, `$default`
 //! frames, `$disconnect`; checked through the connection records and the posted replies.
 
-mod ws_support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +12,8 @@ use crewship_lambda::ws::{ConnectionStore, MemoryConnections, WsFunction};
 use handler::ApiToken;
 use handler::monitor::TokenSet;
 use serde_json::json;
-use ws_support::*;
+
+use crate::ws_support::*;
 
 const TOKEN: &str = "token-ws";
 

@@ -1,9 +1,8 @@
-//! Shared by the AWS adapter tests: moto ([`moto`]) and provisioning a fresh, uniquely named
+//! Shared by the AWS adapter tests: moto (from `crewship-test-support`) and provisioning a fresh, uniquely named
 //! set of tables, queues and bucket on it.
 
 #![allow(dead_code)]
 
-pub mod moto;
 pub mod procs;
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -14,7 +13,7 @@ use crewship_aws::dynamodb::Tables;
 use crewship_aws::provision::{self, QueueUrls};
 use crewship_aws::seal::Sealing;
 
-pub use moto::Moto;
+pub use crewship_test_support::moto::{self, Moto};
 
 pub fn test_key() -> String {
     base64::engine::general_purpose::STANDARD.encode([42u8; 32])

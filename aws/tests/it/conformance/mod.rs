@@ -1,22 +1,23 @@
 //! Port behaviour every adapter set must show, written once against `Ports` and run unchanged
-//! by `conformance_memory.rs` (in-memory adapters) and `conformance_moto.rs` (DynamoDB, SQS and
+//! by `conformance_memory` (in-memory adapters) and `conformance_moto` (DynamoDB, SQS and
 //! S3 on moto) through [`conformance_suite!`].
 
 #![allow(dead_code)]
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crewship_core::agent::{Adapter, Agent, PreviousSecret};
+use crewship_core::agent::Agent;
 use crewship_core::ids::{AgentId, RunId};
 use crewship_core::log::{LogEntry, Stream};
 use crewship_core::logs::LogQuery;
 use crewship_core::ports::Ports;
 use crewship_core::registry::AgentScope;
 use crewship_core::run::{AuthScheme, Lease, NewRun, Run, RunStatus, TriggerType};
-use crewship_core::secret::Secret;
+
 use crewship_core::store::{Reservation, RunFilter, StoreError};
+use crewship_test_support::AgentBuilder;
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
@@ -51,33 +52,21 @@ macro_rules! conformance_suite {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $name() {
                 let (ports, _guard) = $setup().await;
-                conformance::$name(&ports).await;
+                $crate::conformance::$name(&ports).await;
             }
         )*
     };
 }
 
 pub fn agent(id: &str) -> Agent {
-    Agent {
-        id: id.parse().unwrap(),
-        crew_id: "crew".parse().unwrap(),
-        workspace_id: "ws".parse().unwrap(),
-        name: id.into(),
-        adapter: Adapter::Command,
-        command: vec!["true".into()],
-        model: None,
-        env: BTreeMap::from([("API_KEY".into(), Secret::new("credential-value"))]),
-        webhook_secret: Some(Secret::new("current-secret-value")),
-        previous_secret: Some(PreviousSecret {
-            secret: Secret::new("previous-secret-value"),
-            valid_until: OffsetDateTime::from_unix_timestamp(2_000_000_000).unwrap(),
-        }),
-        require_timestamp: false,
-        timeout_secs: None,
-        rate_limit_per_min: 600,
-        max_queued_runs: 1000,
-        max_concurrent_runs: 1,
-    }
+    AgentBuilder::new(id)
+        .env("API_KEY", "credential-value")
+        .secret("current-secret-value")
+        .previous_secret(
+            "previous-secret-value",
+            OffsetDateTime::from_unix_timestamp(2_000_000_000).unwrap(),
+        )
+        .build()
 }
 
 pub fn new_run(agent: &Agent, payload: &str) -> Run {

@@ -3,13 +3,12 @@
 
 #![allow(dead_code)] // each test file uses a part
 
-use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crewship_core::agent::{Adapter, Agent};
+use crewship_core::agent::Agent;
 use crewship_core::ids::RunId;
 use crewship_core::log::LogEntry;
 use crewship_core::logs::LogQuery;
@@ -17,7 +16,7 @@ use crewship_core::ports::MemoryPorts;
 use crewship_core::registry::MemoryRegistry;
 use crewship_core::run::{AuthScheme, NewRun, Run};
 use crewship_core::runtime::ContainerRuntime;
-use crewship_core::secret::Secret;
+use crewship_test_support::AgentBuilder;
 use executor::runtime::ProcessRuntime;
 use executor::{Executor, ExecutorConfig};
 
@@ -43,23 +42,11 @@ pub fn fast_config() -> ExecutorConfig {
 
 /// An agent running `argv` (relative paths resolve in the crew directory).
 pub fn agent(id: &str, argv: &[&str]) -> Agent {
-    Agent {
-        id: id.parse().unwrap(),
-        crew_id: "crew".parse().unwrap(),
-        workspace_id: "ws".parse().unwrap(),
-        name: format!("Agent {id}"),
-        adapter: Adapter::Command,
-        command: argv.iter().map(|s| (*s).to_owned()).collect(),
-        model: None,
-        env: BTreeMap::new(),
-        webhook_secret: Some(Secret::new("s")),
-        previous_secret: None,
-        require_timestamp: false,
-        timeout_secs: None,
-        rate_limit_per_min: 600,
-        max_queued_runs: 1000,
-        max_concurrent_runs: 1,
-    }
+    AgentBuilder::new(id)
+        .name(format!("Agent {id}"))
+        .command(argv)
+        .secret("s")
+        .build()
 }
 
 /// An agent running a shell script with `body`.

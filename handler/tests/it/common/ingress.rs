@@ -1,12 +1,11 @@
-//! Building trigger requests for the ingress tests: every signing scheme of SPEC §1.1 and §1.2,
-//! and a look at the runs the store holds.
+//! Building trigger requests for the ingress tests: every signing scheme of SPEC §1.1 and §1.2
+//! (through the core's [`Signer`]), and a look at the runs the store holds.
 
+use super::Signer;
 use axum::body::Body;
 use axum::http::Request;
-use base64::Engine;
 use crewship_core::ids::AgentId;
 use crewship_core::run::Run;
-use crewship_core::signature::hmac_sha256;
 use crewship_core::store::{RunFilter, RunStore};
 
 use super::{App, SECRET};
@@ -25,26 +24,19 @@ pub fn post(
     builder.body(body.into()).unwrap()
 }
 
-/// Hex HMAC-SHA256 of the concatenated parts, keyed by `secret`.
-pub fn hmac_hex(secret: &str, parts: &[&[u8]]) -> String {
-    hex::encode(hmac_sha256(secret.as_bytes(), parts))
+/// `X-Signature` of `body` with another secret than the fixture's.
+pub fn sign_with(secret: &str, body: &[u8]) -> String {
+    Signer::new(secret).signature(body)
 }
 
 /// `X-Signature` over `"<ts>.<body>"` with the test secret.
 pub fn sign_timestamped(ts: &str, body: &[u8]) -> String {
-    hmac_hex(SECRET, &[ts.as_bytes(), b".", body])
+    Signer::new(SECRET).timestamped(ts, body)
 }
 
 /// A Standard Webhooks `v1,<base64>` signature of `"<id>.<ts>.<body>"` with `secret`.
 pub fn standard_signature(secret: &str, id: &str, ts: &str, body: &[u8]) -> String {
-    let tag = hmac_sha256(
-        secret.as_bytes(),
-        &[id.as_bytes(), b".", ts.as_bytes(), b".", body],
-    );
-    format!(
-        "v1,{}",
-        base64::engine::general_purpose::STANDARD.encode(tag)
-    )
+    Signer::new(secret).standard_webhooks(id, ts, body)
 }
 
 /// The clock's current Unix time, as a sender would put it in a timestamp header.

@@ -4,20 +4,21 @@
 
 pub mod faults;
 pub mod ingress;
-pub mod ws_conformance;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, Response};
-use crewship_core::agent::{Adapter, Agent};
+use crewship_core::agent::Agent;
 use crewship_core::clock::ManualClock;
 use crewship_core::ports::MemoryPorts;
 use crewship_core::registry::MemoryRegistry;
 use crewship_core::secret::Secret;
+pub use crewship_core::signer::Signer;
+pub use crewship_test_support::AgentBuilder;
+pub use crewship_test_support::fixture::{OTHER_TOKEN, SECRET, TOKEN};
 use handler::{ApiToken, AppState, HandlerConfig, Prerequisites};
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -25,31 +26,16 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 use tower::ServiceExt;
 
-pub const SECRET: &str = "test-secret-0123456789abcdef0123456789abcdef";
-pub const TOKEN: &str = "token-ws";
-pub const OTHER_TOKEN: &str = "token-other";
 pub const INTERNAL: &str = "internal-token";
 /// Before the legacy header's sunset.
 pub const NOW: OffsetDateTime = datetime!(2026-11-28 12:00:00 UTC);
 
+/// An agent of crew `crew` in `workspace`, signed with [`SECRET`].
 pub fn agent(id: &str, crew: &str, workspace: &str) -> Agent {
-    Agent {
-        id: id.parse().unwrap(),
-        crew_id: crew.parse().unwrap(),
-        workspace_id: workspace.parse().unwrap(),
-        name: id.into(),
-        adapter: Adapter::Command,
-        command: vec!["true".into()],
-        model: None,
-        env: BTreeMap::new(),
-        webhook_secret: Some(Secret::new(SECRET)),
-        previous_secret: None,
-        require_timestamp: false,
-        timeout_secs: None,
-        rate_limit_per_min: 600,
-        max_queued_runs: 1000,
-        max_concurrent_runs: 1,
-    }
+    AgentBuilder::new(id)
+        .crew(crew)
+        .workspace(workspace)
+        .build()
 }
 
 pub fn prerequisites() -> Prerequisites {
@@ -114,11 +100,9 @@ pub fn app_with_ports(
     }
 }
 
+/// `X-Signature` of `body` with [`SECRET`].
 pub fn sign(body: &[u8]) -> String {
-    hex::encode(crewship_core::signature::hmac_sha256(
-        SECRET.as_bytes(),
-        &[body],
-    ))
+    Signer::new(SECRET).signature(body)
 }
 
 pub fn trigger_request(path_crew: &str, path_agent: &str, body: &str) -> Request<Body> {

@@ -1,6 +1,7 @@
 //! Shared by the WebSocket Lambda tests: API Gateway WebSocket events built from the fixtures
 //! (`tests/fixtures/ws-*.json`, copied from `aws_lambda_events`), and a [`Poster`] that
-//! records what the function sends and hands it to the test's client.
+//! records what the function sends and hands it to the test's client; the API tokens of the
+//! shared fixture.
 
 #![allow(dead_code)]
 
@@ -9,9 +10,26 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+use crewship_core::secret::Secret;
 use crewship_lambda::ws::{PostError, Poster};
+use crewship_test_support::fixture::{OTHER_TOKEN, TOKEN};
+use handler::ApiToken;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
+
+/// `TOKEN` → workspace `ws`, `OTHER_TOKEN` → workspace `other`.
+pub fn fixture_tokens() -> Vec<ApiToken> {
+    vec![
+        ApiToken {
+            token: Secret::new(TOKEN),
+            workspace_id: "ws".parse().unwrap(),
+        },
+        ApiToken {
+            token: Secret::new(OTHER_TOKEN),
+            workspace_id: "other".parse().unwrap(),
+        },
+    ]
+}
 
 fn fixture(name: &str) -> Value {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));

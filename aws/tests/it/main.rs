@@ -1,0 +1,10 @@
+//! The AWS adapters' integration tests, one binary: the port conformance suite on the in-memory
+//! adapters and on moto, and the whole cloud path as child processes. Shared helpers live in
+//! [`common`], the suite in [`conformance`], the moto harness in `crewship-test-support`.
+
+mod common;
+mod conformance;
+
+mod cloud_path;
+mod conformance_memory;
+mod conformance_moto;
