@@ -8,6 +8,9 @@
 //! - [`auth`], [`signature`]: webhook authentication on raw bytes; [`signer`]: the same schemes
 //!   from the sender's side.
 //! - [`payload`], [`message`]: the body as SPEC §1.3 reads it and the message the agent gets.
+//! - [`ingest`]: the trigger use case ([`ingest::accept`]), with the rate limiter and the
+//!   guards that give back a dedup reservation and a token when a request fails.
+//! - [`error_code`]: every machine error code of the HTTP API, listed once.
 //! - Ports: [`store`] (runs, dedup, chats), [`queue`], [`registry`], [`logs`], [`broadcast`],
 //!   [`runtime`]; [`ports::Ports`] bundles them.
 
@@ -16,7 +19,9 @@ pub mod agent_spec;
 pub mod auth;
 pub mod broadcast;
 pub mod clock;
+pub mod error_code;
 pub mod ids;
+pub mod ingest;
 pub mod log;
 pub mod logs;
 pub mod message;

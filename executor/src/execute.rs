@@ -1,27 +1,24 @@
-//! Running one claimed run's agent: runtime, chat session, command, output, deadline.
+//! The agent's part of a claimed run (SPEC §3 steps 1–6) as named steps: resolve the agent,
+//! ensure the crew's runtime, open the chat, start the command, stream its output under the
+//! deadline, and say how it ended.
 
 use std::time::Duration;
 
-use crewship_core::agent::{Adapter, Agent};
-use crewship_core::log::Stream;
+use crewship_core::agent::Agent;
 use crewship_core::message::{agent_message, generate_nonce};
 use crewship_core::payload::Payload;
 use crewship_core::run::{Run, RunStatus};
-use crewship_core::runtime::{Execution, ExitStatus, OutputLine};
-use futures_util::FutureExt;
+use crewship_core::runtime::{Execution, ExitStatus, RuntimeId};
 use tokio_util::sync::CancellationToken;
 
 use crate::Executor;
-use crate::claude_stream::{self, ReportedError};
 use crate::cli;
+use crate::decode::{Decoder, clip, pump};
 use crate::lifecycle::Ending;
 use crate::output::RunOutput;
 
 /// How long output is still read after the agent's process group was killed.
 const DRAIN_AFTER_KILL: Duration = Duration::from_secs(2);
-
-/// How much of claude-code's own error text goes into `error_message`.
-const REPORTED_ERROR_CHARS: usize = 500;
 
 enum Stop {
     Exited(ExitStatus),
@@ -48,32 +45,60 @@ impl Executor {
             .map_or(max, |s| Duration::from_secs(s).min(max))
     }
 
+    /// The agent's part of a claimed run, SPEC §3 steps 1–6: every step either hands on or
+    /// ends the run with the [`Ending`] that says why.
     pub(crate) async fn execute(&self, run: &Run, agent: Option<&Agent>, stops: Stops) -> Ending {
-        let Some(agent) = agent else {
-            return Ending::failed(format!(
-                "agent could not be resolved: agent {} does not exist",
-                run.agent_id
-            ));
-        };
-        let runtime = match self.runtime.ensure(&run.crew_id).await {
-            Ok(id) => id,
-            Err(e) => return Ending::failed(e.to_string()),
-        };
+        match self.try_execute(run, agent, stops).await {
+            Ok(ending) | Err(ending) => ending,
+        }
+    }
+
+    async fn try_execute(
+        &self,
+        run: &Run,
+        agent: Option<&Agent>,
+        stops: Stops,
+    ) -> Result<Ending, Ending> {
+        let agent = resolve(run, agent)?;
+        let runtime = self.ensure_runtime(run).await?;
+        self.open_chat(run).await;
+        let mut started = self.start(run, agent, &runtime).await?;
+        let deadline = self.deadline_for(Some(agent));
+        let stop = self.stream(run, &mut started, deadline, stops).await;
+        Ok(started.end(stop, deadline).await)
+    }
+
+    /// Step 2: the crew's container runtime, created or reused.
+    async fn ensure_runtime(&self, run: &Run) -> Result<RuntimeId, Ending> {
+        self.runtime
+            .ensure(&run.crew_id)
+            .await
+            .map_err(|e| Ending::failed(e.to_string()))
+    }
+
+    /// Step 3: the agent's chat session. A run does not fail for want of one.
+    async fn open_chat(&self, run: &Run) {
         let title = format!("Webhook: {}", run.event);
         if let Err(e) = self.ports.chats.ensure(&run.chat_id, &title).await {
             tracing::warn!(error = %e, chat_id = %run.chat_id, "chat session could not be ensured");
         }
+    }
+
+    /// Step 4: the agent's command with the message of SPEC §1.3, started in the runtime.
+    async fn start(
+        &self,
+        run: &Run,
+        agent: &Agent,
+        runtime: &RuntimeId,
+    ) -> Result<Started, Ending> {
         let message = agent_message(
             &run.event,
             &run.source,
             Payload::data_of(&run.payload),
             &generate_nonce(),
         );
-        let spec = match cli::build(agent, &message) {
-            Ok(spec) => spec,
-            Err(e) => return Ending::failed(format!("agent command could not be built: {e}")),
-        };
-        let deadline = self.deadline_for(Some(agent));
+        let spec = cli::build(agent, &message)
+            .map_err(|e| Ending::failed(format!("agent command could not be built: {e}")))?;
         let mut output = RunOutput::new(
             run,
             &agent.name,
@@ -81,19 +106,37 @@ impl Executor {
             self.ports.broadcaster.clone(),
             self.ports.clock.clone(),
         );
-        let mut exec = match self.runtime.exec(&runtime, spec).await {
-            Ok(exec) => exec,
+        match self.runtime.exec(runtime, spec).await {
+            Ok(exec) => Ok(Started {
+                exec,
+                output,
+                decoder: Decoder::for_adapter(agent.adapter),
+            }),
             Err(e) => {
-                let ending = Ending::failed(e.to_string());
-                output.system("error", e.to_string()).await;
-                return ending;
+                let cause = e.to_string();
+                output.system("error", cause.clone()).await;
+                Err(Ending::failed(cause))
             }
-        };
+        }
+    }
 
-        let mut decoder = Decoder::for_adapter(agent.adapter);
+    /// Step 5: every output line to the log writer and the broadcaster, until the agent exits,
+    /// the deadline passes, or a stop fires; a stopped agent is killed and its last output kept.
+    async fn stream(
+        &self,
+        run: &Run,
+        started: &mut Started,
+        deadline: Duration,
+        stops: Stops,
+    ) -> Stop {
+        let Started {
+            exec,
+            output,
+            decoder,
+        } = started;
         let stop = {
             let run_to_exit = async {
-                pump(exec.as_mut(), &mut output, &mut decoder).await?;
+                pump(exec.as_mut(), output, decoder).await?;
                 exec.wait().await.map_err(|e| e.to_string())
             };
             tokio::select! {
@@ -113,12 +156,37 @@ impl Executor {
             // What the agent wrote before it was stopped is still in the pipes: keep it. The
             // pipes close once the process group is gone; a process that left the group could
             // hold them open, hence the bound.
-            let drain = pump(exec.as_mut(), &mut output, &mut decoder);
+            let drain = pump(exec.as_mut(), output, decoder);
             if tokio::time::timeout(DRAIN_AFTER_KILL, drain).await.is_err() {
                 tracing::warn!(run_id = %run.id, "output still open after the agent was stopped");
             }
         }
         output.flush().await;
+        stop
+    }
+}
+
+/// Step 1: the agent's full configuration. It was read before the claim; one that is gone by
+/// now fails the run with the cause.
+fn resolve<'a>(run: &Run, agent: Option<&'a Agent>) -> Result<&'a Agent, Ending> {
+    agent.ok_or_else(|| {
+        Ending::failed(format!(
+            "agent could not be resolved: agent {} does not exist",
+            run.agent_id
+        ))
+    })
+}
+
+/// A started agent: its process, where its output goes, and how that output is read.
+struct Started {
+    exec: Box<dyn Execution>,
+    output: RunOutput,
+    decoder: Decoder,
+}
+
+impl Started {
+    /// Step 6: how the run ended, written to the run's log when it is an error.
+    async fn end(mut self, stop: Stop, deadline: Duration) -> Ending {
         let mut ending = match stop {
             Stop::Exited(ExitStatus::Code(0)) => Ending {
                 status: RunStatus::Completed,
@@ -150,7 +218,7 @@ impl Executor {
         };
         // claude-code can exit 0 after reporting a failed run on its `result` line.
         if let (Some(reported), RunStatus::Completed | RunStatus::Failed) =
-            (decoder.reported_error(), ending.status)
+            (self.decoder.reported_error(), ending.status)
         {
             let cause = format!("claude-code reported an error: {}", clip(reported));
             ending.status = RunStatus::Failed;
@@ -160,88 +228,8 @@ impl Executor {
             });
         }
         if let Some(error) = &ending.error {
-            output.system("error", error.clone()).await;
+            self.output.system("error", error.clone()).await;
         }
         ending
-    }
-}
-
-/// Reads output lines until both streams close, writing a batch whenever the agent has
-/// nothing more ready (so lines go out promptly and a fast writer costs few store writes).
-async fn pump(
-    exec: &mut dyn Execution,
-    output: &mut RunOutput,
-    decoder: &mut Decoder,
-) -> Result<(), String> {
-    loop {
-        let next = match exec.next_line().now_or_never() {
-            Some(next) => next,
-            None => {
-                output.flush().await;
-                exec.next_line().await
-            }
-        };
-        match next {
-            Some(Ok(line)) => decoder.write(line, output).await,
-            Some(Err(e)) => return Err(e.to_string()),
-            None => return Ok(()),
-        }
-    }
-}
-
-/// Turns output lines into log entries, per CLI adapter.
-enum Decoder {
-    /// One entry per line, `event` `output`.
-    Plain,
-    /// claude-code's stream-json on stdout; remembers a failed `result` line.
-    ClaudeStream { reported: Option<ReportedError> },
-}
-
-impl Decoder {
-    fn for_adapter(adapter: Adapter) -> Self {
-        match adapter {
-            Adapter::Command => Self::Plain,
-            Adapter::ClaudeCode => Self::ClaudeStream { reported: None },
-        }
-    }
-
-    async fn write(&mut self, line: OutputLine, output: &mut RunOutput) {
-        match (self, line.stream) {
-            (Self::ClaudeStream { reported }, Stream::Stdout) => {
-                let (entries, error) = claude_stream::parse_line(&line.content);
-                for e in entries {
-                    output
-                        .push(Stream::Stdout, e.level, e.event, e.content)
-                        .await;
-                }
-                if error.is_some() {
-                    *reported = error;
-                }
-            }
-            (_, stream) => {
-                let level = if stream == Stream::Stderr {
-                    "error"
-                } else {
-                    "info"
-                };
-                output.push(stream, level, "output", line.content).await;
-            }
-        }
-    }
-
-    fn reported_error(&self) -> Option<&str> {
-        match self {
-            Self::ClaudeStream {
-                reported: Some(ReportedError(e)),
-            } => Some(e),
-            _ => None,
-        }
-    }
-}
-
-fn clip(text: &str) -> String {
-    match text.char_indices().nth(REPORTED_ERROR_CHARS) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text.to_owned(),
     }
 }

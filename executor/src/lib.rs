@@ -2,9 +2,13 @@
 //!
 //! - [`Executor::process_next`] does one run, start to finish; [`Executor::run_until_stopped`]
 //!   only loops over it, with the concurrency caps and graceful shutdown.
+//! - `handle` is [`Executor::handle`], one delivery in SPEC §3's order as small named steps:
+//!   load → claim → execute → finish.
+//! - `execute` is the agent's part of it: resolve → ensure runtime → chat → start → stream,
+//!   to the agent's end or its deadline.
+//! - `decode` reads an agent's output lines into log entries, per CLI adapter.
 //! - `worker` is the loop: concurrency slots, the lost-run sweep, graceful shutdown.
 //! - [`lifecycle`] claims, renews and finishes runs, each by a conditional write.
-//! - `execute` runs one agent process to its end or its deadline.
 //! - [`output`] writes log entries and live frames with per-run sequence numbers.
 //! - [`cli`] builds command lines per CLI adapter.
 //! - [`claude_stream`] reads claude-code's stream-json output into log events.
@@ -16,7 +20,9 @@
 pub mod claude_stream;
 pub mod cli;
 pub mod config;
+mod decode;
 mod execute;
+mod handle;
 pub mod keeper;
 pub mod lifecycle;
 pub mod output;
@@ -100,120 +106,6 @@ impl Executor {
                 outcome => outcomes.push(outcome),
             }
         }
-    }
-
-    /// One delivery: skip, finish as lost, defer, or claim and execute. `shutdown` stops the
-    /// agent early (graceful shutdown's grace period ran out).
-    #[tracing::instrument(skip_all, fields(run_id = %delivery.run_id))]
-    pub async fn handle(
-        &self,
-        delivery: Delivery,
-        shutdown: CancellationToken,
-    ) -> Result<Outcome, ExecutorError> {
-        let ports = &self.ports;
-        let run_id = delivery.run_id.clone();
-        let Some(mut run) = ports.runs.get(&run_id).await? else {
-            self.ack(&delivery).await;
-            return Ok(Outcome::Skipped {
-                run_id,
-                reason: "unknown run",
-            });
-        };
-        match run.status {
-            RunStatus::Queued => {}
-            RunStatus::Running if self.lease_expired(&run) && self.finish_lost(&run_id).await? => {
-                self.ack(&delivery).await;
-                return Ok(Outcome::Lost { run_id });
-            }
-            _ => {
-                // A redelivered message: never run an agent twice.
-                self.ack(&delivery).await;
-                return Ok(Outcome::Skipped {
-                    run_id,
-                    reason: "not queued",
-                });
-            }
-        }
-        let agent = match ports.agents.get(&run.agent_id).await {
-            Ok(agent) => agent,
-            Err(e) => {
-                tracing::warn!(error = %e, "agent registry unavailable; deferring the run");
-                self.defer(&delivery).await;
-                return Ok(Outcome::Deferred { run_id });
-            }
-        };
-        let deadline = self.deadline_for(agent.as_ref());
-        {
-            let _guard = self.claim_lock.lock().await;
-            if let Some(agent) = &agent {
-                let running = ports
-                    .runs
-                    .count_by_status(&agent.id, RunStatus::Running)
-                    .await?;
-                if running >= u64::from(agent.max_concurrent_runs.max(1)) {
-                    self.defer(&delivery).await;
-                    return Ok(Outcome::Deferred { run_id });
-                }
-            }
-            let claimed = lifecycle::claim(
-                ports,
-                &mut run,
-                &self.config.owner,
-                self.config.lease,
-                deadline,
-            )
-            .await?;
-            if !claimed {
-                self.ack(&delivery).await;
-                return Ok(Outcome::Skipped {
-                    run_id,
-                    reason: "claimed elsewhere",
-                });
-            }
-        }
-        tracing::info!(agent_id = %run.agent_id, attempt = run.attempt, "run started");
-        ports
-            .broadcaster
-            .publish(&run.workspace_id, BroadcastEvent::RunStarted(run.clone()));
-
-        let cancel = CancellationToken::new();
-        let beat_done = CancellationToken::new();
-        let heartbeat = tokio::spawn(
-            lifecycle::Heartbeat {
-                ports: ports.clone(),
-                run_id: run_id.clone(),
-                receipt: delivery.receipt.clone(),
-                owner: self.config.owner.clone(),
-                every: self.config.heartbeat,
-                lease: self.config.lease,
-                cancel: cancel.clone(),
-                done: beat_done.clone(),
-            }
-            .run(),
-        );
-        let ending = self
-            .execute(&run, agent.as_ref(), Stops { cancel, shutdown })
-            .await;
-        beat_done.cancel();
-        let _ = heartbeat.await;
-
-        let finished =
-            lifecycle::finish(ports, &run_id, ending, self.config.final_write_timeout).await?;
-        tracing::info!(
-            status = %finished.status,
-            exit_code = ?finished.exit_code,
-            error = ?finished.error_message,
-            "run finished"
-        );
-        ports.broadcaster.publish(
-            &finished.workspace_id,
-            BroadcastEvent::RunFinished(finished.clone()),
-        );
-        self.ack(&delivery).await;
-        Ok(Outcome::Finished {
-            run_id,
-            status: finished.status,
-        })
     }
 
     fn lease_expired(&self, run: &crewship_core::run::Run) -> bool {

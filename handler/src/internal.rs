@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use crewship_core::error_code::ErrorCode;
 use crewship_core::ids::AgentId;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -27,7 +28,7 @@ pub fn require_internal_token(state: &AppState, headers: &HeaderMap) -> ApiResul
     } else {
         Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             "a valid X-Internal-Token is required",
         ))
     }

@@ -26,6 +26,7 @@ use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use crewship_core::error_code::ErrorCode;
 use serde_json::json;
 
 pub use config::{ApiToken, HandlerConfig, Prerequisites, WsSettings};
@@ -90,7 +91,7 @@ async fn not_found() -> ApiError {
 async fn method_not_allowed() -> Response {
     let mut response = ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         "this endpoint accepts POST only",
     )
     .into_response();

@@ -8,7 +8,7 @@ use crewship_core::ports::Ports;
 
 use crate::config::HandlerConfig;
 use crate::monitor::TokenSet;
-use crate::trigger::RateLimiter;
+use crewship_core::ingest::RateLimiter;
 
 #[derive(Clone)]
 pub struct AppState {

@@ -9,16 +9,60 @@ use crate::log::Stream;
 use crate::secret::Secret;
 use crate::store::BoxError;
 
+/// Why a runtime call failed. Each variant keeps its cause as a typed source; adapters never
+/// flatten it into a string. The message names every cause too (`agent command could not be
+/// started: claude: No such file or directory (os error 2)`): it becomes a run's
+/// `error_message` and crosses Keeper's wire, where the sender needs the whole reason.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    #[error("container runtime for crew {crew} could not be ensured: {reason}")]
-    Ensure { crew: CrewId, reason: String },
-    #[error("agent command could not be started: {0}")]
-    Spawn(String),
-    #[error("agent output stream broke: {0}")]
-    Stream(String),
-    #[error("container runtime unavailable")]
+    #[error("container runtime for crew {crew} could not be ensured: {}", Causes(.source))]
+    Ensure {
+        crew: CrewId,
+        #[source]
+        source: BoxError,
+    },
+    #[error("agent command could not be started: {}", Causes(.0))]
+    Spawn(#[source] BoxError),
+    #[error("agent output stream broke: {}", Causes(.0))]
+    Stream(#[source] BoxError),
+    #[error("container runtime unavailable: {}", Causes(.0))]
     Unavailable(#[source] BoxError),
+}
+
+/// A cause and its own causes, joined by `: `.
+struct Causes<'a>(&'a BoxError);
+
+impl std::fmt::Display for Causes<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(e) = cause {
+            write!(f, ": {e}")?;
+            cause = e.source();
+        }
+        Ok(())
+    }
+}
+
+impl RuntimeError {
+    pub fn ensure(crew: &CrewId, source: impl Into<BoxError>) -> Self {
+        Self::Ensure {
+            crew: crew.clone(),
+            source: source.into(),
+        }
+    }
+
+    pub fn spawn(source: impl Into<BoxError>) -> Self {
+        Self::Spawn(source.into())
+    }
+
+    pub fn stream(source: impl Into<BoxError>) -> Self {
+        Self::Stream(source.into())
+    }
+
+    pub fn unavailable(source: impl Into<BoxError>) -> Self {
+        Self::Unavailable(source.into())
+    }
 }
 
 /// The handle `ensure` returns; opaque outside the adapter.
@@ -76,4 +120,25 @@ pub trait ContainerRuntime: Send + Sync {
 
     /// A short description for logs and the start-up banner (`process`, `keeper http://…`).
     fn describe(&self) -> String;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("creating /srv/crews/c")]
+    struct CreateDir(#[source] std::io::Error);
+
+    #[test]
+    fn the_message_names_every_cause_in_order() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotADirectory, "Not a directory");
+        let e = RuntimeError::ensure(&"c".parse().unwrap(), CreateDir(io));
+        assert_eq!(
+            e.to_string(),
+            "container runtime for crew c could not be ensured: creating /srv/crews/c: Not a \
+             directory"
+        );
+        assert!(std::error::Error::source(&e).is_some_and(|s| s.is::<CreateDir>()));
+    }
 }

@@ -2,7 +2,7 @@
 //!
 //! One `reqwest::Client` per runtime (connections reused); connect and per-call timeouts;
 //! retries with backoff only for idempotent calls (`ensure`, `status`); a stream that ends
-//! without an exit frame is `RuntimeError::Stream` naming Keeper; `kill` is bounded by the
+//! without an exit frame is `RuntimeError::Stream` with a [`KeeperError`] cause; `kill` is bounded by the
 //! per-call timeout so a silent Keeper cannot hold a run past its deadline.
 
 use std::time::Duration;
@@ -35,7 +35,7 @@ impl KeeperRuntime {
         let client = Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .build()
-            .map_err(|e| RuntimeError::Unavailable(Box::new(e)))?;
+            .map_err(RuntimeError::unavailable)?;
         Ok(Self {
             client,
             base: base_url.trim_end_matches('/').to_owned(),
@@ -62,13 +62,14 @@ impl KeeperRuntime {
         let path = format!("/v1/runtimes/{}", runtime.0);
         let resp = self
             .retrying(|| self.request(Method::GET, &path).timeout(self.call_timeout))
-            .await?;
+            .await
+            .map_err(RuntimeError::unavailable)?;
         resp.json()
             .await
-            .map_err(|e| RuntimeError::Unavailable(Box::new(e)))
+            .map_err(|e| RuntimeError::unavailable(KeeperError::BadAnswer(e)))
     }
 
-    async fn retrying(&self, build: impl Fn() -> RequestBuilder) -> Result<Response, RuntimeError> {
+    async fn retrying(&self, build: impl Fn() -> RequestBuilder) -> Result<Response, KeeperError> {
         let mut backoff = Duration::from_millis(200);
         let mut attempt = 1;
         loop {
@@ -88,9 +89,39 @@ impl KeeperRuntime {
     }
 }
 
-/// A transport error or a non-2xx answer, as a runtime error naming Keeper.
-async fn checked(result: reqwest::Result<Response>) -> Result<Response, RuntimeError> {
-    let resp = result.map_err(|e| unavailable(format!("Keeper unreachable: {e}")))?;
+/// What went wrong talking to Keeper; the source of the runtime error the caller sees.
+#[derive(Debug, thiserror::Error)]
+pub enum KeeperError {
+    #[error("Keeper unreachable")]
+    Unreachable(#[source] reqwest::Error),
+    /// `message` is Keeper's own error body (`<code>: <message>`), or the status.
+    #[error("Keeper rejected the token ({message})")]
+    Unauthorized { message: String },
+    #[error("Keeper answered {status} ({message})")]
+    Refused { status: StatusCode, message: String },
+    #[error("Keeper sent a bad answer")]
+    BadAnswer(#[source] reqwest::Error),
+    #[error("Keeper did not start the exec")]
+    NotStarted,
+    #[error("Keeper sent a bad frame")]
+    BadFrame(#[source] serde_json::Error),
+    #[error("Keeper sent a frame over the limit")]
+    FrameTooLarge,
+    #[error("Keeper stream ended mid-frame")]
+    EndedMidFrame,
+    #[error("Keeper stream broke")]
+    StreamBroke(#[source] reqwest::Error),
+    #[error("Keeper reported: {0}")]
+    Reported(String),
+    #[error("Keeper sent a second start frame")]
+    SecondStart,
+    #[error("Keeper stream ended without an exit status")]
+    NoExitStatus,
+}
+
+/// A transport error or a non-2xx answer.
+async fn checked(result: reqwest::Result<Response>) -> Result<Response, KeeperError> {
+    let resp = result.map_err(KeeperError::Unreachable)?;
     if resp.status().is_success() {
         return Ok(resp);
     }
@@ -101,18 +132,10 @@ async fn checked(result: reqwest::Result<Response>) -> Result<Response, RuntimeE
         |b| format!("{}: {}", b.error, b.message),
     );
     Err(if status == StatusCode::UNAUTHORIZED {
-        unavailable(format!("Keeper rejected the token ({message})"))
+        KeeperError::Unauthorized { message }
     } else {
-        unavailable(format!("Keeper answered {status} ({message})"))
+        KeeperError::Refused { status, message }
     })
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct KeeperError(String);
-
-fn unavailable(message: String) -> RuntimeError {
-    RuntimeError::Unavailable(Box::new(KeeperError(message)))
 }
 
 #[async_trait]
@@ -122,14 +145,11 @@ impl ContainerRuntime for KeeperRuntime {
         let resp = self
             .retrying(|| self.request(Method::PUT, &path).timeout(self.call_timeout))
             .await
-            .map_err(|e| RuntimeError::Ensure {
-                crew: crew.clone(),
-                reason: source_text(&e),
-            })?;
-        let info: RuntimeInfo = resp.json().await.map_err(|e| RuntimeError::Ensure {
-            crew: crew.clone(),
-            reason: format!("Keeper sent a bad answer: {e}"),
-        })?;
+            .map_err(|e| RuntimeError::ensure(crew, e))?;
+        let info: RuntimeInfo = resp
+            .json()
+            .await
+            .map_err(|e| RuntimeError::ensure(crew, KeeperError::BadAnswer(e)))?;
         Ok(RuntimeId(info.id))
     }
 
@@ -160,7 +180,7 @@ impl ContainerRuntime for KeeperRuntime {
                 .await,
         )
         .await
-        .map_err(|e| RuntimeError::Spawn(source_text(&e)))?;
+        .map_err(RuntimeError::spawn)?;
         let mut execution = KeeperExecution {
             runtime: self.clone_handle(),
             resp,
@@ -171,21 +191,14 @@ impl ContainerRuntime for KeeperRuntime {
         };
         match execution.next_frame().await {
             Ok(Some(Frame::Started { exec_id })) => execution.exec_id = Some(exec_id),
-            Ok(_) => return Err(RuntimeError::Spawn("Keeper did not start the exec".into())),
-            Err(e) => return Err(RuntimeError::Spawn(source_text(&e))),
+            Ok(_) => return Err(RuntimeError::spawn(KeeperError::NotStarted)),
+            Err(e) => return Err(RuntimeError::spawn(e)),
         }
         Ok(Box::new(execution))
     }
 
     fn describe(&self) -> String {
         format!("keeper {}", self.base)
-    }
-}
-
-fn source_text(e: &RuntimeError) -> String {
-    match e {
-        RuntimeError::Unavailable(s) => s.to_string(),
-        other => other.to_string(),
     }
 }
 
@@ -211,28 +224,22 @@ struct KeeperExecution {
 
 impl KeeperExecution {
     /// The next frame; `Ok(None)` when the body ended cleanly between frames.
-    async fn next_frame(&mut self) -> Result<Option<Frame>, RuntimeError> {
+    async fn next_frame(&mut self) -> Result<Option<Frame>, KeeperError> {
         loop {
             if let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = self.buf.drain(..=pos).collect();
                 return serde_json::from_slice(&line[..pos])
                     .map(Some)
-                    .map_err(|e| RuntimeError::Stream(format!("Keeper sent a bad frame: {e}")));
+                    .map_err(KeeperError::BadFrame);
             }
             if self.buf.len() > MAX_FRAME_BYTES {
-                return Err(RuntimeError::Stream(
-                    "Keeper sent a frame over the limit".into(),
-                ));
+                return Err(KeeperError::FrameTooLarge);
             }
             match self.resp.chunk().await {
                 Ok(Some(chunk)) => self.buf.extend_from_slice(&chunk),
                 Ok(None) if self.buf.is_empty() => return Ok(None),
-                Ok(None) => {
-                    return Err(RuntimeError::Stream("Keeper stream ended mid-frame".into()));
-                }
-                Err(e) => {
-                    return Err(RuntimeError::Stream(format!("Keeper stream broke: {e}")));
-                }
+                Ok(None) => return Err(KeeperError::EndedMidFrame),
+                Err(e) => return Err(KeeperError::StreamBroke(e)),
             }
         }
     }
@@ -244,7 +251,7 @@ impl Execution for KeeperExecution {
         if self.ended {
             return None;
         }
-        let result = match self.next_frame().await {
+        let result: Option<Result<OutputLine, KeeperError>> = match self.next_frame().await {
             Ok(Some(Frame::Line { stream, content })) => {
                 return Some(Ok(OutputLine { stream, content }));
             }
@@ -256,19 +263,13 @@ impl Execution for KeeperExecution {
                 });
                 None
             }
-            Ok(Some(Frame::Error { message })) => Some(Err(RuntimeError::Stream(format!(
-                "Keeper reported: {message}"
-            )))),
-            Ok(Some(Frame::Started { .. })) => Some(Err(RuntimeError::Stream(
-                "Keeper sent a second start frame".into(),
-            ))),
-            Ok(None) => Some(Err(RuntimeError::Stream(
-                "Keeper stream ended without an exit status".into(),
-            ))),
+            Ok(Some(Frame::Error { message })) => Some(Err(KeeperError::Reported(message))),
+            Ok(Some(Frame::Started { .. })) => Some(Err(KeeperError::SecondStart)),
+            Ok(None) => Some(Err(KeeperError::NoExitStatus)),
             Err(e) => Some(Err(e)),
         };
         self.ended = true;
-        result
+        result.map(|r| r.map_err(RuntimeError::stream))
     }
 
     async fn wait(&mut self) -> Result<ExitStatus, RuntimeError> {
@@ -277,9 +278,8 @@ impl Execution for KeeperExecution {
                 return Err(e);
             }
         }
-        self.exit.ok_or_else(|| {
-            RuntimeError::Stream("Keeper stream ended without an exit status".into())
-        })
+        self.exit
+            .ok_or_else(|| RuntimeError::stream(KeeperError::NoExitStatus))
     }
 
     async fn kill(&mut self, grace: Duration) -> Result<(), RuntimeError> {
@@ -295,6 +295,9 @@ impl Execution for KeeperExecution {
             .timeout(grace + self.runtime.call_timeout)
             .send()
             .await;
-        checked(result).await.map(|_| ())
+        checked(result)
+            .await
+            .map(|_| ())
+            .map_err(RuntimeError::unavailable)
     }
 }

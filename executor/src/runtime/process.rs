@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -19,6 +20,31 @@ use tokio::process::Command;
 use tokio::sync::{mpsc, watch};
 
 use super::lines::LineReader;
+
+/// Why the process runtime could not do what it was asked; the runtime error's source.
+#[derive(Debug, thiserror::Error)]
+enum ProcessError {
+    #[error("creating {}", .dir.display())]
+    CreateDir {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("empty command")]
+    EmptyCommand,
+    #[error("{program}")]
+    Spawn {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no pid")]
+    NoPid,
+    #[error("pid")]
+    PidOutOfRange,
+    #[error("the process waiter vanished")]
+    WaiterVanished,
+}
 
 /// Variables an agent inherits from the runner; everything else comes from its configuration.
 const INHERITED_ENV: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER"];
@@ -39,12 +65,10 @@ impl ContainerRuntime for ProcessRuntime {
     async fn ensure(&self, crew: &CrewId) -> Result<RuntimeId, RuntimeError> {
         // CrewId's alphabet ([A-Za-z0-9_-]) cannot climb out of the root.
         let dir = self.root.join(crew.as_str());
-        tokio::fs::create_dir_all(&dir)
-            .await
-            .map_err(|e| RuntimeError::Ensure {
-                crew: crew.clone(),
-                reason: format!("creating {}: {e}", dir.display()),
-            })?;
+        tokio::fs::create_dir_all(&dir).await.map_err(|source| {
+            let dir = dir.clone();
+            RuntimeError::ensure(crew, ProcessError::CreateDir { dir, source })
+        })?;
         Ok(RuntimeId(dir.to_string_lossy().into_owned()))
     }
 
@@ -56,7 +80,7 @@ impl ContainerRuntime for ProcessRuntime {
         let (program, args) = spec
             .argv
             .split_first()
-            .ok_or_else(|| RuntimeError::Spawn("empty command".into()))?;
+            .ok_or_else(|| RuntimeError::spawn(ProcessError::EmptyCommand))?;
         // The PATH the child gets: the agent's own, else the inherited one.
         let child_path = spec
             .env
@@ -81,14 +105,16 @@ impl ContainerRuntime for ProcessRuntime {
             .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true);
-        let mut child = command
-            .spawn()
-            .map_err(|e| RuntimeError::Spawn(format!("{program}: {e}")))?;
+        let mut child = command.spawn().map_err(|source| {
+            let program = program.clone();
+            RuntimeError::spawn(ProcessError::Spawn { program, source })
+        })?;
         let pid = child
             .id()
-            .ok_or_else(|| RuntimeError::Spawn("no pid".into()))?;
-        let pgid =
-            Pid::from_raw(i32::try_from(pid).map_err(|_| RuntimeError::Spawn("pid".into()))?);
+            .ok_or_else(|| RuntimeError::spawn(ProcessError::NoPid))?;
+        let pid =
+            i32::try_from(pid).map_err(|_| RuntimeError::spawn(ProcessError::PidOutOfRange))?;
+        let pgid = Pid::from_raw(pid);
 
         let (tx, rx) = mpsc::channel(1024);
         let mut stdin = child.stdin.take().expect("piped");
@@ -109,7 +135,7 @@ impl ContainerRuntime for ProcessRuntime {
                     Pipe::Err(p) => forward(p, stream, &tx).await,
                 };
                 if let Err(e) = result {
-                    let _ = tx.send(Err(RuntimeError::Stream(e.to_string()))).await;
+                    let _ = tx.send(Err(RuntimeError::stream(e))).await;
                 }
             });
         }
@@ -121,7 +147,7 @@ impl ContainerRuntime for ProcessRuntime {
             // Whatever the agent left running in its group would hold the pipes open and
             // outlive the run: it goes with the agent.
             let _ = killpg(pgid, Signal::SIGKILL);
-            let _ = exit_tx.send(Some(status.map_err(|e| e.to_string())));
+            let _ = exit_tx.send(Some(status.map_err(Arc::new)));
         });
         Ok(Box::new(ProcessExecution {
             pgid,
@@ -157,7 +183,8 @@ async fn forward<R: tokio::io::AsyncRead + Unpin>(
     Ok(())
 }
 
-type ExitReport = Option<Result<std::process::ExitStatus, String>>;
+/// `Arc`: the report is read through a `watch` channel, which clones it.
+type ExitReport = Option<Result<std::process::ExitStatus, Arc<std::io::Error>>>;
 
 struct ProcessExecution {
     pgid: Pid,
@@ -171,11 +198,11 @@ impl ProcessExecution {
             .exit
             .wait_for(Option::is_some)
             .await
-            .map_err(|_| RuntimeError::Stream("the process waiter vanished".into()))?;
+            .map_err(|_| RuntimeError::stream(ProcessError::WaiterVanished))?;
         report
             .clone()
             .expect("waited for Some")
-            .map_err(RuntimeError::Stream)
+            .map_err(RuntimeError::stream)
     }
 }
 

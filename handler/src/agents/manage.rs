@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use crewship_core::agent::Agent;
 use crewship_core::agent_spec::AgentSpec;
+use crewship_core::error_code::ErrorCode;
 use crewship_core::ids::AgentId;
 use crewship_core::registry::AgentScope;
 use crewship_core::secret::Secret;
@@ -27,13 +28,13 @@ fn registry_error(e: crewship_core::registry::RegistryError) -> ApiError {
 }
 
 fn invalid_agent(message: impl Into<String>) -> ApiError {
-    ApiError::bad_request("invalid_agent", message)
+    ApiError::bad_request(ErrorCode::InvalidAgent, message)
 }
 
 pub(super) fn conflict() -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,
-        "conflict",
+        ErrorCode::Conflict,
         "the agent kept changing while this request was applied; retry",
     )
 }
@@ -146,7 +147,7 @@ pub async fn list_agents(
     Query(params): Query<ListParams>,
 ) -> ApiResult<Json<Vec<Value>>> {
     require_internal_token(&state, &headers)?;
-    let invalid = |m: String| ApiError::bad_request("invalid_query", m);
+    let invalid = |m: String| ApiError::bad_request(ErrorCode::InvalidQuery, m);
     let scope = match (params.crew_id, params.workspace_id) {
         (Some(crew), None) => {
             AgentScope::Crew(crew.parse().map_err(|e| invalid(format!("crew_id: {e}")))?)

@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use crewship_core::error_code::ErrorCode;
 use crewship_core::ids::RunId;
 use crewship_core::log::LogEntry;
 use crewship_core::logs::LogQuery;
@@ -40,13 +41,13 @@ pub async fn list_logs(
         None => None,
         Some(_) if run.is_none() => {
             return Err(ApiError::bad_request(
-                "invalid_parameter",
+                ErrorCode::InvalidParameter,
                 "`after` is a sequence number within one run: it needs `run_id`",
             ));
         }
         Some(a) => Some(a.parse::<u64>().map_err(|_| {
             ApiError::bad_request(
-                "invalid_parameter",
+                ErrorCode::InvalidParameter,
                 "`after` must be a non-negative integer",
             )
         })?),

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use crewship_core::error_code::ErrorCode;
 use crewship_core::ids::{RunId, WorkspaceId};
 use crewship_core::run::{Run, RunStatus, TriggerType};
 use crewship_core::store::{RunFilter, StoreError};
@@ -61,7 +62,7 @@ pub async fn list_runs(
             Some("WEBHOOK") => Some(TriggerType::Webhook),
             Some(_) => {
                 return Err(ApiError::bad_request(
-                    "invalid_parameter",
+                    ErrorCode::InvalidParameter,
                     "`trigger` must be WEBHOOK",
                 ));
             }
@@ -70,7 +71,7 @@ pub async fn list_runs(
             None => None,
             Some(s) => Some(RunStatus::parse(s).ok_or_else(|| {
                 ApiError::bad_request(
-                    "invalid_parameter",
+                    ErrorCode::InvalidParameter,
                     "`status` must be one of QUEUED, RUNNING, COMPLETED, FAILED, TIMEOUT, CANCELLED",
                 )
             })?),
@@ -83,9 +84,10 @@ pub async fn list_runs(
         .list_by_agent(&agent.id, &filter, limit, cursor)
         .await
         .map_err(|e| match e {
-            StoreError::BadCursor => {
-                ApiError::bad_request("invalid_parameter", "`cursor` is not a valid cursor")
-            }
+            StoreError::BadCursor => ApiError::bad_request(
+                ErrorCode::InvalidParameter,
+                "`cursor` is not a valid cursor",
+            ),
             e => ApiError::unavailable("run store", &e),
         })?;
     let mut response = Json(page.items).into_response();
@@ -129,7 +131,7 @@ pub fn parse_limit(raw: Option<&str>, default: usize, max: usize) -> ApiResult<u
             .filter(|n| (1..=max).contains(n))
             .ok_or_else(|| {
                 ApiError::bad_request(
-                    "invalid_parameter",
+                    ErrorCode::InvalidParameter,
                     format!("`limit` must be an integer from 1 to {max}"),
                 )
             }),
@@ -165,7 +167,7 @@ pub async fn cancel_run(
             _ => {
                 return Err(ApiError::new(
                     StatusCode::CONFLICT,
-                    "run_finished",
+                    ErrorCode::RunFinished,
                     format!("the run already finished as {prev}"),
                 ));
             }
@@ -178,7 +180,7 @@ pub async fn cancel_run(
     }
     Err(ApiError::new(
         StatusCode::CONFLICT,
-        "conflict",
+        ErrorCode::Conflict,
         "the run kept changing while it was being cancelled; retry",
     ))
 }

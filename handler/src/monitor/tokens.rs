@@ -3,6 +3,7 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use crewship_core::error_code::ErrorCode;
 use crewship_core::ids::WorkspaceId;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -57,13 +58,13 @@ impl FromRequestParts<AppState> for Caller {
             .and_then(|v| v.to_str().ok());
         let Some(header) = header else {
             return Err(ApiError::unauthorized(
-                "missing_token",
+                ErrorCode::MissingToken,
                 "send `Authorization: Bearer <token>` with a monitoring token of your workspace",
             ));
         };
-        bearer_workspace(state, header)
-            .map(Caller)
-            .ok_or_else(|| ApiError::unauthorized("invalid_token", "the bearer token is not valid"))
+        bearer_workspace(state, header).map(Caller).ok_or_else(|| {
+            ApiError::unauthorized(ErrorCode::InvalidToken, "the bearer token is not valid")
+        })
     }
 }
 

@@ -4,6 +4,7 @@
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, header};
 use bytes::Bytes;
+use crewship_core::error_code::ErrorCode;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use crate::error::ApiError;
@@ -11,7 +12,7 @@ use crate::error::ApiError;
 fn too_large(limit: usize) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
+        ErrorCode::PayloadTooLarge,
         format!("the request body exceeds the limit of {limit} bytes"),
     )
 }
@@ -32,7 +33,7 @@ pub async fn read_limited(
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large(limit)),
         Err(e) => Err(ApiError::bad_request(
-            "body_read_failed",
+            ErrorCode::BodyReadFailed,
             format!("the request body could not be read: {e}"),
         )),
     }

@@ -7,6 +7,7 @@
 //! to the socket have a timeout of their own, so a client that stops reading cannot hold its
 //! task forever either.
 
+use crewship_core::error_code::ErrorCode;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -48,16 +49,23 @@ pub async fn upgrade(
         {
             Some(workspace) => Session::authenticated(workspace),
             None => {
-                return ApiError::unauthorized("invalid_token", "the bearer token is not valid")
-                    .into_response();
+                return ApiError::unauthorized(
+                    ErrorCode::InvalidToken,
+                    "the bearer token is not valid",
+                )
+                .into_response();
             }
         },
     };
     let ws = match ws {
         Ok(ws) => ws,
         Err(e) => {
-            return ApiError::new(e.status(), "websocket_upgrade_required", e.body_text())
-                .into_response();
+            return ApiError::new(
+                e.status(),
+                ErrorCode::WebsocketUpgradeRequired,
+                e.body_text(),
+            )
+            .into_response();
         }
     };
     let settings = state.config.ws.clone();

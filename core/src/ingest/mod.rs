@@ -1,0 +1,253 @@
+//! The trigger use case (SPEC §1 steps 4–13): from a request read off the transport to a run
+//! recorded and queued, or a typed refusal. The transport (the handler) only reads the request
+//! and maps the answer to HTTP.
+//!
+//! - [`request`]: the request as the use case reads it, and credential precedence.
+//! - [`timestamp`]: the timestamp check of step 5.
+//! - [`dedup`]: the delivery keys of §1.4 and the reservation guard that releases them.
+//! - [`admission`]: the rate limiter, the queued cap, and the quota guard that refunds a token.
+//! - [`error`]: why a request was refused, with its class, code and quota.
+
+pub mod admission;
+pub mod dedup;
+pub mod error;
+pub mod request;
+pub mod timestamp;
+
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::agent::Agent;
+use crate::auth::{Credential, Unverified, Verified};
+use crate::ids::{AgentId, CrewId, RunId};
+use crate::payload::Payload;
+use crate::ports::Ports;
+use crate::run::{AuthScheme, NewRun, Run, RunStatus};
+use crate::store::Reservation;
+
+pub use admission::{Quota, QuotaGuard, RateLimiter};
+pub use dedup::ReservationGuard;
+pub use error::{ErrorClass, IngestError, Rejection};
+pub use request::{CredentialHeaders, Presented, TriggerRequest};
+pub use timestamp::TimestampError;
+
+/// The settings the use case reads.
+#[derive(Debug, Clone, Copy)]
+pub struct IngestSettings {
+    pub timestamp_tolerance: Duration,
+    pub dedup_window: Duration,
+    pub legacy_secret_sunset: OffsetDateTime,
+}
+
+/// What an accepted request became.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A new run, recorded QUEUED and enqueued; `quota` feeds the `RateLimit-*` headers.
+    Created { run_id: RunId, quota: Quota },
+    /// A delivery already seen within the window: the original run, nothing created.
+    Duplicate { original: RunId },
+}
+
+/// An accepted request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    pub outcome: Outcome,
+    /// `X-Webhook-Secret` authenticated it: the answer carries the deprecation headers.
+    pub legacy_secret: bool,
+}
+
+/// SPEC §1 steps 4–13, in order. Every failure after a reservation or a token was taken gives
+/// them back (the guards), so nothing is left behind that a retry would trip over.
+pub async fn accept(
+    ports: &Ports,
+    limiter: &RateLimiter,
+    settings: &IngestSettings,
+    request: TriggerRequest,
+) -> Result<Accepted, IngestError> {
+    let now = ports.clock.now();
+    let Authenticated {
+        agent,
+        request,
+        verified,
+    } = authenticate(ports, settings, now, request).await?;
+    let scheme = verified.scheme();
+    let legacy_secret = scheme == AuthScheme::LegacySecret;
+    let with_flag = |rejection| IngestError {
+        rejection,
+        legacy_secret,
+    };
+
+    // Step 7: the agent's policy.
+    if agent.require_timestamp && !scheme.is_timestamped() {
+        return Err(with_flag(Rejection::TimestampRequired));
+    }
+    // Steps 8–9: the body.
+    if !request.declares_json(verified.body()) {
+        return Err(with_flag(Rejection::UnsupportedMediaType));
+    }
+    let payload = Payload::parse(verified.body(), request.sender_hints())
+        .map_err(|e| with_flag(Rejection::InvalidPayload(e.0)))?;
+
+    // Step 10: deduplication.
+    let keys = dedup::keys(request.delivery_id.as_deref(), &verified);
+    let run_id = RunId::generate();
+    let reservation = ports
+        .dedup
+        .reserve(&agent.id, &keys, &run_id, now, now + settings.dedup_window)
+        .await
+        .map_err(|e| with_flag(Rejection::unavailable("run store", e)))?;
+    if let Reservation::Duplicate(original) = reservation {
+        tracing::info!(agent_id = %agent.id, run_id = %original, "duplicate delivery replayed");
+        return Ok(Accepted {
+            outcome: Outcome::Duplicate { original },
+            legacy_secret,
+        });
+    }
+    let reservation =
+        ReservationGuard::new(ports.dedup.clone(), agent.id.clone(), keys, run_id.clone());
+
+    // Steps 11–12, under the reservation: released on any failure, kept once queued.
+    let new = NewRun {
+        id: run_id,
+        event: payload.event,
+        source: payload.source,
+        auth_scheme: scheme,
+        delivery_id: request.delivery_id,
+        payload: payload.raw,
+    };
+    let queued = admit_and_record(ports, limiter, &agent, Run::queued(&agent, new, now)).await;
+    let (run_id, quota) = match queued {
+        Ok(queued) => {
+            reservation.commit();
+            queued
+        }
+        Err(rejection) => {
+            reservation.release().await;
+            return Err(with_flag(rejection));
+        }
+    };
+    tracing::info!(
+        agent_id = %agent.id,
+        crew_id = %agent.crew_id,
+        run_id = %run_id,
+        scheme = ?scheme,
+        bytes = verified.body().len(),
+        "webhook accepted"
+    );
+    Ok(Accepted {
+        outcome: Outcome::Created { run_id, quota },
+        legacy_secret,
+    })
+}
+
+/// A request whose credential verified against its agent; the body now lives in `verified`.
+struct Authenticated {
+    agent: Agent,
+    request: TriggerRequest,
+    verified: Verified,
+}
+
+/// Steps 4–6: credentials present, timestamp, the sunset of the plaintext secret, then the
+/// agent and its secret.
+async fn authenticate(
+    ports: &Ports,
+    settings: &IngestSettings,
+    now: OffsetDateTime,
+    mut request: TriggerRequest,
+) -> Result<Authenticated, Rejection> {
+    let presented = std::mem::replace(&mut request.credential, Presented::Nothing);
+    let credential = match presented {
+        Presented::Nothing => return Err(Rejection::MissingCredentials),
+        Presented::IncompleteStandardWebhooks => {
+            return Err(Rejection::IncompleteStandardWebhooks);
+        }
+        Presented::Credential(credential) => credential,
+    };
+    if let Some(ts) = credential.timestamp() {
+        timestamp::check(ts, now, settings.timestamp_tolerance).map_err(|e| match e {
+            TimestampError::Invalid => Rejection::InvalidTimestamp,
+            TimestampError::Stale => Rejection::StaleTimestamp {
+                tolerance_secs: settings.timestamp_tolerance.as_secs(),
+            },
+        })?;
+    }
+    if matches!(credential, Credential::LegacySecret(_)) && now > settings.legacy_secret_sunset {
+        return Err(Rejection::LegacySecretRetired);
+    }
+
+    let agent = lookup(ports, &request.crew, &request.agent).await?;
+    let scheme = credential.scheme();
+    let body = std::mem::take(&mut request.body);
+    match (Unverified { credential, body }).authenticate(agent.as_ref(), now) {
+        Ok(verified) => {
+            let agent = agent.expect("only a known agent verifies");
+            Ok(Authenticated {
+                agent,
+                request,
+                verified,
+            })
+        }
+        Err(unverified) => {
+            let body = &unverified.body;
+            tracing::warn!(
+                agent_id = agent.as_ref().map(|a| a.id.as_str()).unwrap_or("<unknown>"),
+                scheme = ?scheme,
+                bytes = body.len(),
+                "webhook authentication failed"
+            );
+            Err(Rejection::InvalidCredentials {
+                scheme,
+                body_len: body.len(),
+                body_sha256: hex::encode(Sha256::digest(body)),
+            })
+        }
+    }
+}
+
+/// The agent the path names, if it exists and belongs to that crew. Ids that cannot exist are
+/// treated like unknown agents, so the answer does not depend on which check failed.
+async fn lookup(ports: &Ports, crew: &str, agent: &str) -> Result<Option<Agent>, Rejection> {
+    let (Ok(crew), Ok(agent)) = (crew.parse::<CrewId>(), agent.parse::<AgentId>()) else {
+        return Ok(None);
+    };
+    let found = ports
+        .agents
+        .get(&agent)
+        .await
+        .map_err(|e| Rejection::unavailable("agent registry", e))?;
+    Ok(found.filter(|a| a.crew_id == crew))
+}
+
+/// Steps 11–12: admission, then record, then enqueue. The token is spent once the run is
+/// recorded; a run whose enqueue failed is finished FAILED, so none is left QUEUED without a
+/// queue message.
+async fn admit_and_record(
+    ports: &Ports,
+    limiter: &RateLimiter,
+    agent: &Agent,
+    mut run: Run,
+) -> Result<(RunId, Quota), Rejection> {
+    let token = admission::admit(limiter, ports.runs.as_ref(), agent).await?;
+    ports
+        .runs
+        .create(&run)
+        .await
+        .map_err(|e| Rejection::unavailable("run store", e))?;
+    let quota = token.commit();
+    if let Err(e) = ports.queue.send(&run.id).await {
+        let rejection = Rejection::unavailable("run queue", e);
+        run.finish(
+            RunStatus::Failed,
+            None,
+            Some("the run queue was unavailable; the run was not started".into()),
+            ports.clock.now(),
+        );
+        if let Err(e) = ports.runs.update(&mut run, RunStatus::Queued).await {
+            tracing::error!(error = %e, run_id = %run.id, "marking an unqueued run FAILED failed");
+        }
+        return Err(rejection);
+    }
+    Ok((run.id, quota))
+}

@@ -1,0 +1,112 @@
+//! A trigger request as the use case sees it: the path's ids, the body, and every header it
+//! reads, taken from the transport once (the handler fills it from its `HeaderMap`).
+
+use bytes::Bytes;
+
+use crate::auth::Credential;
+use crate::payload::SenderHints;
+use crate::secret::Secret;
+
+/// What the credential headers presented (SPEC §1.1, §1.2), before anything was checked.
+#[derive(Debug, Clone)]
+pub enum Presented {
+    /// None of the authentication headers.
+    Nothing,
+    /// `webhook-signature` without `webhook-id` or `webhook-timestamp`.
+    IncompleteStandardWebhooks,
+    /// The one credential to check, chosen by precedence.
+    Credential(Credential),
+}
+
+/// The credential headers' raw values, `None` when absent or empty. Values that are not visible
+/// ASCII are kept (lossily decoded), so a malformed header still counts as present: it then
+/// fails verification instead of letting a lower-precedence header be checked in its place.
+#[derive(Debug, Default, Clone)]
+pub struct CredentialHeaders {
+    pub signature: Option<String>,
+    pub timestamp: Option<String>,
+    pub hub_signature_256: Option<String>,
+    pub webhook_id: Option<String>,
+    pub webhook_timestamp: Option<String>,
+    pub webhook_signature: Option<String>,
+    /// `X-Webhook-Secret`; its `Debug` never shows the value.
+    pub webhook_secret: Option<Secret>,
+}
+
+impl CredentialHeaders {
+    /// The first present of `X-Signature`, `X-Hub-Signature-256`, `webhook-signature`,
+    /// `X-Webhook-Secret`, alone.
+    ///
+    /// Every HMAC scheme is keyed by the bytes of the agent's secret string. Standard Webhooks
+    /// libraries take that key written as `whsec_` + base64(secret bytes); docs/webhooks.md
+    /// says so.
+    pub fn select(self) -> Presented {
+        if let Some(sig) = self.signature {
+            return Presented::Credential(Credential::signature(&sig, self.timestamp.as_deref()));
+        }
+        if let Some(sig) = self.hub_signature_256 {
+            return Presented::Credential(Credential::github(&sig));
+        }
+        if let Some(sigs) = self.webhook_signature {
+            return match (self.webhook_id, self.webhook_timestamp) {
+                (Some(id), Some(ts)) => {
+                    Presented::Credential(Credential::standard_webhooks(&id, &ts, &sigs))
+                }
+                _ => Presented::IncompleteStandardWebhooks,
+            };
+        }
+        match self.webhook_secret {
+            Some(secret) => Presented::Credential(Credential::LegacySecret(secret)),
+            None => Presented::Nothing,
+        }
+    }
+}
+
+/// Everything the trigger use case reads from one request.
+#[derive(Debug, Clone)]
+pub struct TriggerRequest {
+    /// The path's crew and agent segments as sent; ids that cannot exist name no agent.
+    pub crew: String,
+    pub agent: String,
+    pub credential: Presented,
+    /// `Content-Type`, if present.
+    pub content_type: Option<String>,
+    /// The first present of `Idempotency-Key`, `webhook-id`, `X-GitHub-Delivery`,
+    /// `X-Delivery-Id` (SPEC §1.4).
+    pub delivery_id: Option<String>,
+    /// `X-GitHub-Event`, `X-Gitlab-Event`: event and source of a raw-form body (SPEC §1.3).
+    pub github_event: Option<String>,
+    pub gitlab_event: Option<String>,
+    /// The raw body, exactly as received (already bounded by the transport's size limit).
+    pub body: Bytes,
+}
+
+impl TriggerRequest {
+    pub(crate) fn sender_hints(&self) -> SenderHints<'_> {
+        SenderHints {
+            github_event: self.github_event.as_deref(),
+            gitlab_event: self.gitlab_event.as_deref(),
+        }
+    }
+
+    /// SPEC §1 step 8: a non-empty `body` (the verified one: authentication took it out of
+    /// the request) must be declared `application/json` or `*/*+json`
+    /// (parameters such as charset allowed); an empty body needs no type.
+    pub(crate) fn declares_json(&self, body: &[u8]) -> bool {
+        if body.is_empty() {
+            return true;
+        }
+        let essence = self.content_type.as_deref().map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+        essence.as_deref().is_some_and(|e| {
+            e == "application/json"
+                || e.split_once('/')
+                    .is_some_and(|(_, sub)| sub.ends_with("+json"))
+        })
+    }
+}
