@@ -1,6 +1,6 @@
-//! The WebSocket protocol's conformance suite (SPEC §5.3), frame by frame, written against a
-//! [`WsTransport`] so that every transport runs it unchanged: the local axum endpoint today, an
-//! API Gateway WebSocket Lambda later. A transport file says
+//! The WebSocket protocol's conformance suite (`docs/monitoring.md`, Live runs), frame by frame,
+//! written against a [`WsTransport`] so that every transport runs it unchanged: the local axum
+//! endpoint today, an API Gateway WebSocket Lambda later. A transport file says
 //! `crewship_test_support::ws_conformance_suite!(make_transport());` and gets one
 //! `#[tokio::test]` per case.
 //!

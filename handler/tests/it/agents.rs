@@ -1,5 +1,5 @@
-//! Agent management and webhook-secret rotation (SPEC §6), in process, with the clock in the
-//! test's hand.
+//! Agent management and webhook-secret rotation (`docs/agents.md`), in process, with the clock in
+//! the test's hand.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

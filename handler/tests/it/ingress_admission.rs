@@ -1,4 +1,5 @@
-//! SPEC §1 steps 11–12: rate limit and queued cap (`429`), store and queue outages (`503`).
+//! `docs/webhooks.md` steps 11–12: rate limit and queued cap (`429`), store and queue outages
+//! (`503`).
 
 use crewship_core::ids::RunId;
 use crewship_core::run::RunStatus;

@@ -1,5 +1,5 @@
-//! SPEC §1 steps 4–7, §1.1 and §1.2: timestamps, authentication, schemes and their precedence,
-//! the legacy header and its sunset, `require_timestamp`.
+//! `docs/webhooks.md` steps 4–7 and its authentication schemes: timestamps, authentication, schemes
+//! and their precedence, the legacy header and its sunset, `require_timestamp`.
 
 use crewship_core::run::AuthScheme;
 use sha2::{Digest, Sha256};

@@ -1,4 +1,5 @@
-//! SPEC §1.4: the reservation is atomic, so identical requests racing create exactly one run.
+//! `docs/webhooks.md`, Deduplication: the reservation is atomic, so identical requests racing
+//! create exactly one run.
 
 use std::collections::HashSet;
 

@@ -1,4 +1,4 @@
-//! SPEC §1.3 (envelope and raw forms) and §1.4 (deduplication).
+//! `docs/webhooks.md`: the payload (envelope and raw forms) and deduplication.
 
 use axum::body::Body;
 use axum::http::Request;

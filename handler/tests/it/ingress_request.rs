@@ -1,4 +1,5 @@
-//! SPEC §1 steps 2–4 and 8–9: method, body size, credentials present, content type, payload.
+//! `docs/webhooks.md` steps 2–4 and 8–9: method, body size, credentials present, content type,
+//! payload.
 
 use axum::body::Body;
 use axum::http::Request;

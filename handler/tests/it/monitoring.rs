@@ -1,5 +1,5 @@
-//! The monitoring API (SPEC §5.1, §5.2) and the internal API (SPEC §6), in process: pagination,
-//! parameter limits, workspace isolation on every read path.
+//! The monitoring API (`docs/monitoring.md`) and the internal API (`docs/monitoring.md`, Internal
+//! API), in process: pagination, parameter limits, workspace isolation on every read path.
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -1,5 +1,5 @@
-//! Building trigger requests for the ingress tests: every signing scheme of SPEC §1.1 and §1.2
-//! (through the core's [`Signer`]), and a look at the runs the store holds.
+//! Building trigger requests for the ingress tests: every signing scheme of `docs/webhooks.md`'s
+//! authentication schemes (through the core's [`Signer`]), and a look at the runs the store holds.
 
 use super::Signer;
 use axum::body::Body;
