@@ -1,9 +1,10 @@
-//! The executor: takes run ids off the queue and turns each into a finished run (SPEC §3).
+//! The executor: takes run ids off the queue and turns each into a finished run
+//! (`docs/executor.md`).
 //!
 //! - [`Executor::process_next`] does one run, start to finish; [`Executor::run_until_stopped`]
 //!   only loops over it, with the concurrency caps and graceful shutdown.
-//! - `handle` is [`Executor::handle`], one delivery in SPEC §3's order as small named steps:
-//!   load → claim → execute → finish.
+//! - `handle` is [`Executor::handle`], one delivery in the order of `docs/executor.md` as small
+//!   named steps: load → claim → execute → finish.
 //! - `execute` is the agent's part of it: resolve → ensure runtime → chat → start → stream,
 //!   to the agent's end or its deadline.
 //! - `decode` reads an agent's output lines into log entries, per CLI adapter.

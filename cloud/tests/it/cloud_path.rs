@@ -5,23 +5,23 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::common::{Cloud, Moto, provision};
-use crate::procs::Proc;
 use crewship_aws::config::build_ports_with;
 use crewship_core::agent::Agent;
 use crewship_core::ids::RunId;
 use crewship_core::ports::Ports;
 use crewship_core::run::RunStatus;
 use crewship_core::secret::Secret;
+use crewship_core::signer::Signer;
+use crewship_test_support::AgentBuilder;
+
+use crate::procs::Proc;
+use crate::common::{Cloud, Moto, provision};
 
 const SECRET: &str = "cloud-secret-0123456789abcdef0123456789abcdef";
 const INTERNAL: &str = "internal-token";
 
 fn sign(body: &str) -> String {
-    hex::encode(crewship_core::signature::hmac_sha256(
-        SECRET.as_bytes(),
-        &[body.as_bytes()],
-    ))
+    Signer::new(SECRET).signature(body.as_bytes())
 }
 
 /// Writes `marker-N <executor pid>` to `ran` once per execution, then works for a second.
@@ -40,12 +40,12 @@ fn agent(ran: &std::path::Path) -> Agent {
 }
 
 fn base_agent() -> Agent {
-    serde_json::from_value(serde_json::json!({
-        "id": "cloud-agent", "crew_id": "crew", "workspace_id": "ws", "name": "cloud agent",
-        "adapter": "command", "webhook_secret": SECRET,
-        "rate_limit_per_min": 100000, "max_queued_runs": 100000, "max_concurrent_runs": 1
-    }))
-    .unwrap()
+    AgentBuilder::new("cloud-agent")
+        .name("cloud agent")
+        .secret(SECRET)
+        .rate_limit_per_min(100000)
+        .max_queued_runs(100000)
+        .build()
 }
 
 fn base_env(moto: &Moto, cloud: &Cloud) -> Vec<(&'static str, String)> {
