@@ -1,13 +1,15 @@
 //! The handler: one axum router for the webhook ingress, the monitoring API and the internal
 //! API, served unchanged by the local runner (hyper) and by Lambda (`lambda_http`).
 //!
-//! - [`config`]: settings and the prerequisites of SPEC §1 step 1.
+//! - [`config`]: the handler's settings (from the one settings model) and the prerequisites of
+//!   `docs/webhooks.md` step 1.
 //! - [`state`]: what every request can reach.
-//! - [`trigger`]: `POST /api/v1/webhooks/{crewId}/{agentId}/trigger` (SPEC §1).
-//! - [`monitor`]: runs, logs and cancellation (SPEC §5.1, §5.2).
-//! - [`ws`]: live runs over WebSocket (SPEC §5.3): the protocol, log replay, the local transport.
-//! - [`internal`]: the internal-token API (SPEC §6).
-//! - [`agents`]: agent management and webhook-secret rotation (SPEC §6).
+//! - [`trigger`]: `POST /api/v1/webhooks/{crewId}/{agentId}/trigger` (`docs/webhooks.md`).
+//! - [`monitor`]: runs, logs and cancellation (`docs/monitoring.md`).
+//! - [`ws`]: live runs over WebSocket (`docs/monitoring.md`, Live runs): the protocol, log replay,
+//!   the local transport.
+//! - [`internal`]: the internal-token API (`docs/agents.md`).
+//! - [`agents`]: agent management and webhook-secret rotation (`docs/agents.md`).
 //! - [`ui`]: the dashboard at `GET /ui/` (`GET /` redirects there).
 //! - [`error`]: the JSON error type.
 //! - [`extract`]: path and query extractors that reject with that JSON error.
@@ -36,8 +38,8 @@ pub use state::AppState;
 
 use crate::error::ApiError;
 
-/// The whole HTTP surface. When a prerequisite of SPEC §1 step 1 is missing, the trigger and
-/// monitoring routes are not registered at all (they answer `404`), and this says which, once.
+/// The whole HTTP surface. When a prerequisite of `docs/webhooks.md` step 1 is missing, the trigger
+/// and monitoring routes are not registered at all (they answer `404`), and this says which, once.
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(healthz))

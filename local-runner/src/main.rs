@@ -1,7 +1,7 @@
 //! `local-runner`: the webhook handler and the executor in one process, on in-memory adapters
 //! and local processes. With no arguments it starts the embedded demo configuration.
 //!
-//! - `config`: the TOML file, environment variables and flags.
+//! - `config`: the settings (docs/configuration.md) resolved for this binary.
 //! - `serve`: wiring the ports and running handler and executor until Ctrl-C / SIGTERM.
 //! - `trigger`: a client that signs and sends a webhook.
 //! - `client`: `agents …` and `secret rotate`, clients of any deployment's management API.
@@ -13,29 +13,18 @@ mod keeper;
 mod serve;
 mod trigger;
 
-use std::path::PathBuf;
-
 use clap::{Parser, Subcommand};
+use crewship_settings::model::LogFormat;
 
 #[derive(Debug, Parser)]
 #[command(
     version,
-    about = "Run the webhook service locally: handler + executor in one process"
+    about = "Run the webhook service locally: handler + executor in one process",
+    after_help = "Every setting: docs/configuration.md. Precedence: flag, environment, file, default."
 )]
 struct Cli {
-    /// TOML configuration file (SPEC §7); the embedded demo configuration when absent.
-    #[arg(long, global = true, env = "CREWSHIP_CONFIG")]
-    config: Option<PathBuf>,
-    /// Log format: human or json.
-    #[arg(
-        long,
-        global = true,
-        env = "CREWSHIP_LOG_FORMAT",
-        default_value = "human"
-    )]
-    log_format: String,
     #[command(flatten)]
-    overrides: config::Overrides,
+    settings: config::Flags,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -57,32 +46,18 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_tracing(&cli.log_format);
+    let settings = config::load(&cli.settings)?;
+    init_tracing(settings.model.log.format);
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve::serve(settings(cli.config, &cli.overrides)?).await,
-        Command::Trigger(args) => trigger::run(&settings(cli.config, &cli.overrides)?, args).await,
+        Command::Serve => serve::serve(settings).await,
+        Command::Trigger(args) => trigger::run(&settings, args).await,
         Command::Agents(args) => client::agents::run(args).await,
         Command::Secret(args) => client::secret::run(args).await,
-        Command::Keeper(args) => keeper::run(&settings(cli.config, &cli.overrides)?, args).await,
+        Command::Keeper(args) => keeper::run(&settings, args).await,
     }
 }
 
-fn settings(
-    file: Option<PathBuf>,
-    overrides: &config::Overrides,
-) -> anyhow::Result<config::Settings> {
-    let text = match &file {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?,
-        None => config::DEFAULT_CONFIG.to_owned(),
-    };
-    Ok(config::Settings::resolve(
-        config::parse_file(&text)?,
-        overrides,
-    )?)
-}
-
-fn init_tracing(format: &str) {
+fn init_tracing(format: LogFormat) {
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     let builder = tracing_subscriber::fmt()
@@ -90,7 +65,7 @@ fn init_tracing(format: &str) {
         .with_writer(std::io::stderr)
         // Colour codes only on a terminal: piped logs stay greppable.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    if format == "json" {
+    if format == LogFormat::Json {
         builder.json().init();
     } else {
         builder.init();

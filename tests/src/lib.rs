@@ -2,7 +2,7 @@
 //! with a configuration file, and talks to it over real HTTP.
 //!
 //! - [`Runner`]: one running binary, its base URL, captured output, stopped on drop.
-//! - [`sign`]: the `X-Signature` a sender computes.
+//! - [`sign`]: the `X-Signature` a sender computes (with the core's [`Signer`]).
 //! - [`browser`]: a headless Chromium over WebDriver, for the dashboard.
 //! - [`burst`]: many distinct signed deliveries from concurrent connections.
 //! - [`cli`]: the same binary's client subcommands, run as child processes.
@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde_json::Value;
 
-pub use crewship_core::signature::hmac_sha256;
+pub use crewship_core::signer::Signer;
 
 /// A secret of the right length for test agents.
 pub const SECRET: &str = "test-secret-0123456789abcdef0123456789abcdef";
@@ -54,7 +54,7 @@ pub fn runner_binary() -> PathBuf {
 }
 
 pub fn sign(secret: &str, body: &[u8]) -> String {
-    hex::encode(hmac_sha256(secret.as_bytes(), &[body]))
+    Signer::new(secret).signature(body)
 }
 
 pub struct Runner {

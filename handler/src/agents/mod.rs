@@ -1,5 +1,5 @@
-//! Agents and their secrets (SPEC §6): the management API behind the internal token, and the
-//! webhook-secret rotation a workspace's bearer token may ask for.
+//! Agents and their secrets (`docs/agents.md`): the management API behind the internal token, and
+//! the webhook-secret rotation a workspace's bearer token may ask for.
 //!
 //! - [`manage`]: `PUT`/`GET`/`DELETE /api/v1/internal/agents/{agentId}`, `GET /api/v1/internal/agents`.
 //! - [`rotate`]: `POST /api/v1/agents/{agentId}/webhook-secret/rotate`.

@@ -1,5 +1,6 @@
-//! Reading the body under the size limit (SPEC §1 step 3): a declared length over the limit is
-//! refused before reading, a body that grows past it is refused when it does. Never truncated.
+//! Reading the body under the size limit (`docs/webhooks.md` step 3): a declared length over the
+//! limit is refused before reading, a body that grows past it is refused when it does. Never
+//! truncated.
 
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, header};
