@@ -1,17 +1,7 @@
-//! Which adapters run, chosen once from the environment, and the one function that builds the
-//! ports from that choice. AWS clients are built here, once, from the standard AWS environment
-//! (`AWS_REGION`, credentials, and `AWS_ENDPOINT_URL` for a local server such as moto).
-//!
-//! | variable | meaning |
-//! |---|---|
-//! | `CREWSHIP_STORE` | `memory` (default) or `dynamodb` |
-//! | `CREWSHIP_TABLE_PREFIX` | tables `<prefix>-runs`, `-dedup`, `-chats`, `-logs`, `-agents` (default `crewship`) |
-//! | `CREWSHIP_{RUNS,DEDUP,CHATS,LOGS,AGENTS}_TABLE` | override one table name |
-//! | `CREWSHIP_PAYLOAD_BUCKET` | S3 bucket for large payloads (required with `dynamodb`) |
-//! | `CREWSHIP_SECRETS_KEY` | base64 32-byte AES-256-GCM key sealing agent records |
-//! | `CREWSHIP_ALLOW_PLAINTEXT_SECRETS` | `true` to store agent records unsealed (no key) |
-//! | `CREWSHIP_QUEUE` | `memory` or `sqs` (default `sqs` when `CREWSHIP_QUEUE_URL` is set) |
-//! | `CREWSHIP_QUEUE_URL` | the SQS queue URL |
+//! Which adapters run, chosen once from the `[store]` and `[queue]` settings (docs/configuration.md),
+//! and the one function that builds the ports from that choice. AWS clients are built here,
+//! once, from the standard AWS environment (`AWS_REGION`, credentials, and `AWS_ENDPOINT_URL`
+//! for a local server such as moto).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,26 +14,15 @@ use crewship_core::ports::Ports;
 use crewship_core::queue::{MemoryQueue, RunQueue};
 use crewship_core::registry::{AgentRegistry, MemoryRegistry};
 use crewship_core::store::{ChatStore, DedupStore, MemoryStore, RunStore};
+use crewship_settings::model::{QueueKind, StoreKind};
+use crewship_settings::{Settings, SettingsError};
 
 use crate::dynamodb::{
     DynamoChatStore, DynamoDedupStore, DynamoLogs, DynamoRegistry, DynamoRunStore, Tables,
 };
 use crate::payloads::S3Payloads;
-use crate::seal::{SealError, Sealing};
+use crate::seal::Sealing;
 use crate::sqs::SqsQueue;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{name}: {problem}")]
-    Invalid { name: &'static str, problem: String },
-    #[error("CREWSHIP_SECRETS_KEY is invalid")]
-    Key(#[source] SealError),
-    #[error(
-        "agent records would be stored in plaintext: set CREWSHIP_SECRETS_KEY (base64, 32 bytes) \
-         or explicitly CREWSHIP_ALLOW_PLAINTEXT_SECRETS=true"
-    )]
-    PlaintextRefused,
-}
 
 #[derive(Debug, Clone)]
 pub enum StoreBackend {
@@ -73,38 +52,43 @@ pub struct Backends {
 }
 
 impl Backends {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_vars(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
-    }
-
-    /// From any variable source (tests pass a map).
-    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let store = match var("CREWSHIP_STORE").as_deref().unwrap_or("memory") {
-            "memory" => StoreBackend::Memory,
-            "dynamodb" => {
-                let prefix = var("CREWSHIP_TABLE_PREFIX").unwrap_or_else(|| "crewship".into());
-                let mut tables = Tables::with_prefix(&prefix);
+    /// The backends the settings name. The store's sealing key is decoded here, where the
+    /// sealing lives; every other check ran when the settings were loaded.
+    pub fn from_settings(settings: &Settings) -> Result<Self, SettingsError> {
+        let st = &settings.store;
+        let store = match st.backend {
+            StoreKind::Memory => StoreBackend::Memory,
+            StoreKind::Dynamodb => {
+                let mut tables = Tables::with_prefix(&st.table_prefix);
                 for (name, slot) in [
-                    ("CREWSHIP_RUNS_TABLE", &mut tables.runs),
-                    ("CREWSHIP_DEDUP_TABLE", &mut tables.dedup),
-                    ("CREWSHIP_CHATS_TABLE", &mut tables.chats),
-                    ("CREWSHIP_LOGS_TABLE", &mut tables.logs),
-                    ("CREWSHIP_AGENTS_TABLE", &mut tables.agents),
+                    (&st.runs_table, &mut tables.runs),
+                    (&st.dedup_table, &mut tables.dedup),
+                    (&st.chats_table, &mut tables.chats),
+                    (&st.logs_table, &mut tables.logs),
+                    (&st.agents_table, &mut tables.agents),
                 ] {
-                    if let Some(v) = var(name) {
-                        *slot = v;
+                    if let Some(name) = name {
+                        slot.clone_from(name);
                     }
                 }
-                let bucket = var("CREWSHIP_PAYLOAD_BUCKET").ok_or(ConfigError::Invalid {
-                    name: "CREWSHIP_PAYLOAD_BUCKET",
-                    problem: "required with CREWSHIP_STORE=dynamodb".into(),
+                let bucket = st.payload_bucket.clone().ok_or_else(|| {
+                    SettingsError::new(
+                        "store.payload_bucket",
+                        "required with store.backend = dynamodb",
+                    )
                 })?;
-                let sealing = match var("CREWSHIP_SECRETS_KEY") {
-                    Some(key) => Sealing::from_base64_key(&key).map_err(ConfigError::Key)?,
-                    None if var("CREWSHIP_ALLOW_PLAINTEXT_SECRETS").as_deref() == Some("true") => {
-                        Sealing::Plaintext
+                let sealing = match &st.secrets_key {
+                    Some(key) => Sealing::from_base64_key(key.expose()).map_err(|e| {
+                        SettingsError::new("store.secrets_key", format!("is invalid: {e}"))
+                    })?,
+                    None if st.allow_plaintext_secrets => Sealing::Plaintext,
+                    None => {
+                        return Err(SettingsError::new(
+                            "store.secrets_key",
+                            "agent records would be stored in plaintext: set CREWSHIP_SECRETS_KEY \
+                             (base64, 32 bytes) or explicitly CREWSHIP_ALLOW_PLAINTEXT_SECRETS=true",
+                        ));
                     }
-                    None => return Err(ConfigError::PlaintextRefused),
                 };
                 StoreBackend::DynamoDb {
                     tables,
@@ -112,31 +96,16 @@ impl Backends {
                     sealing,
                 }
             }
-            other => {
-                return Err(ConfigError::Invalid {
-                    name: "CREWSHIP_STORE",
-                    problem: format!("{other:?} is not memory or dynamodb"),
-                });
-            }
         };
-        let url = var("CREWSHIP_QUEUE_URL");
-        let default_queue = if url.is_some() { "sqs" } else { "memory" };
-        let queue = match var("CREWSHIP_QUEUE").as_deref().unwrap_or(default_queue) {
-            "memory" => QueueBackend::Memory {
+        let queue = match settings.queue_kind()? {
+            QueueKind::Memory => QueueBackend::Memory {
                 visibility: Duration::from_secs(60),
             },
-            "sqs" => QueueBackend::Sqs {
-                url: url.ok_or(ConfigError::Invalid {
-                    name: "CREWSHIP_QUEUE_URL",
-                    problem: "required with CREWSHIP_QUEUE=sqs".into(),
+            QueueKind::Sqs => QueueBackend::Sqs {
+                url: settings.queue.url.clone().ok_or_else(|| {
+                    SettingsError::new("queue.url", "required with queue.backend = sqs")
                 })?,
             },
-            other => {
-                return Err(ConfigError::Invalid {
-                    name: "CREWSHIP_QUEUE",
-                    problem: format!("{other:?} is not memory or sqs"),
-                });
-            }
         };
         Ok(Self { store, queue })
     }
@@ -253,16 +222,17 @@ pub fn build_ports_with(backends: &Backends, sdk: &aws_config::SdkConfig) -> Bui
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
+    use crewship_settings::{Bin, File, env_overrides, load};
 
     use super::*;
 
-    fn parse(vars: &[(&str, &str)]) -> Result<Backends, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        Backends::from_vars(|name| map.get(name).cloned())
+    fn parse(vars: &[(&str, &str)]) -> Result<Backends, SettingsError> {
+        let overrides = env_overrides(Bin::Executor, |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        });
+        Backends::from_settings(&load(Bin::Executor, File::None, &overrides)?)
     }
 
     const KEY: &str = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
@@ -303,7 +273,7 @@ mod tests {
             ("CREWSHIP_STORE", "dynamodb"),
             ("CREWSHIP_PAYLOAD_BUCKET", "bucket"),
         ];
-        assert!(matches!(parse(&base), Err(ConfigError::PlaintextRefused)));
+        assert_eq!(parse(&base).unwrap_err().key, "store.secrets_key");
         let mut allowed = base.to_vec();
         allowed.push(("CREWSHIP_ALLOW_PLAINTEXT_SECRETS", "true"));
         let b = parse(&allowed).unwrap();
@@ -316,7 +286,9 @@ mod tests {
         ));
         let mut bad_key = base.to_vec();
         bad_key.push(("CREWSHIP_SECRETS_KEY", "c2hvcnQ="));
-        assert!(matches!(parse(&bad_key), Err(ConfigError::Key(_))));
+        let e = parse(&bad_key).unwrap_err();
+        assert_eq!(e.key, "store.secrets_key");
+        assert!(!e.to_string().contains("c2hvcnQ="), "{e}");
     }
 
     #[test]
@@ -328,47 +300,13 @@ mod tests {
             ])
             .is_err()
         );
-        assert!(parse(&[("CREWSHIP_STORE", "redis")]).is_err());
-        assert!(parse(&[("CREWSHIP_QUEUE", "sqs")]).is_err());
-    }
-}
-
-/// `CREWSHIP_API_TOKENS`: monitoring tokens as `workspace=token` pairs, comma-separated.
-pub fn parse_api_tokens(text: &str) -> Result<Vec<handler::ApiToken>, ConfigError> {
-    let invalid = |problem: &str| ConfigError::Invalid {
-        name: "CREWSHIP_API_TOKENS",
-        problem: problem.into(),
-    };
-    text.split(',')
-        .map(str::trim)
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (workspace, token) = pair
-                .split_once('=')
-                .ok_or_else(|| invalid("expected workspace=token pairs"))?;
-            Ok(handler::ApiToken {
-                token: crewship_core::secret::Secret::new(token.trim()),
-                workspace_id: workspace
-                    .trim()
-                    .parse()
-                    .map_err(|_| invalid("a workspace id is not valid"))?,
-            })
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod api_token_tests {
-    use super::*;
-
-    #[test]
-    fn api_tokens_parse_and_refuse_malformed_pairs() {
-        let tokens = parse_api_tokens(" ws_a=t1, ws-b=t2 ").unwrap();
-        assert_eq!(tokens.len(), 2);
-        assert_eq!(tokens[1].workspace_id.as_str(), "ws-b");
-        assert_eq!(tokens[1].token.expose(), "t2");
-        assert!(parse_api_tokens("no-equals-sign").is_err());
-        assert!(parse_api_tokens("bad workspace=t").is_err());
-        assert!(parse_api_tokens("").unwrap().is_empty());
+        assert_eq!(
+            parse(&[("CREWSHIP_STORE", "redis")]).unwrap_err().key,
+            "store.backend"
+        );
+        assert_eq!(
+            parse(&[("CREWSHIP_QUEUE", "sqs")]).unwrap_err().key,
+            "queue.url"
+        );
     }
 }

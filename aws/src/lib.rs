@@ -1,14 +1,17 @@
-//! AWS adapters of the ports, the configuration that chooses backends, and the cloud-path bins.
+//! AWS adapters of the ports and the choice of backends. The crate depends on the domain
+//! (`crewship-core`) and the settings model only; the bins that join it to the handler and the
+//! executor are in `crewship-cloud` and `crewship-lambda`.
 //!
-//! - [`config`]: [`config::Backends`] (`StoreBackend`, `QueueBackend`) parsed once from the
-//!   environment, and [`config::build_ports`], the one function that turns it into
-//!   [`crewship_core::ports::Ports`]; AWS clients are built there, once.
-//! - [`dynamodb`]: runs, dedup reservations, chat sessions, log entries and agents in DynamoDB.
+//! - [`config`]: [`config::Backends`] (`StoreBackend`, `QueueBackend`) taken once from the
+//!   `[store]` and `[queue]` settings, and [`config::build_ports`], the one function that turns
+//!   it into [`crewship_core::ports::Ports`]; AWS clients are built there, once.
+//! - [`dynamodb`]: runs, dedup reservations, chat sessions, log entries and agents in DynamoDB,
+//!   and the item helpers every DynamoDB adapter shares.
 //! - [`payloads`]: run payloads too large for a DynamoDB item, in S3.
 //! - [`seal`]: AES-256-GCM encryption of agent records (their webhook secrets) at rest.
 //! - [`sqs`]: the run queue on SQS.
 //! - [`provision`]: creates the tables, queues and bucket (local development and tests; SAM
-//!   does it in the cloud).
+//!   does it in the cloud, and a test keeps the two in line).
 //!
 //! # Table and key design
 //!

@@ -1,5 +1,8 @@
 //! Creates the tables (with their indexes), the queue with its dead-letter queue, and the
-//! payload bucket. For local development and tests; in the cloud, the SAM template does this.
+//! payload bucket. For local development and tests; in the cloud, the SAM template does this,
+//! and a test here keeps the two in line (tables, keys, indexes, TTL, `maxReceiveCount`). The
+//! queue's visibility timeout differs on purpose: the template's suits the Lambda event source
+//! (6× the function's timeout), `crewship-provision`'s the long-running executors' lease.
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
@@ -25,114 +28,178 @@ fn key(name: &str, ty: KeyType) -> Result<KeySchemaElement, ProvisionError> {
         .build()?)
 }
 
-fn gsi(
-    name: &str,
-    pk: &str,
-    sk: &str,
-    projection: ProjectionType,
-) -> Result<GlobalSecondaryIndex, ProvisionError> {
-    Ok(GlobalSecondaryIndex::builder()
-        .index_name(name)
-        .key_schema(key(pk, KeyType::Hash)?)
-        .key_schema(key(sk, KeyType::Range)?)
-        .projection(Projection::builder().projection_type(projection).build())
-        .build()?)
+use ScalarAttributeType::{N, S};
+
+/// One table as the template declares it too; `create_tables` creates it and a test holds it
+/// against `template.yaml`, so local tables and deployed ones have the same keys and indexes.
+#[derive(Debug, Clone)]
+pub struct TableSpec {
+    /// The template's resource name, e.g. `RunsTable`.
+    pub resource: &'static str,
+    pub name: String,
+    pub attributes: Vec<(&'static str, ScalarAttributeType)>,
+    pub hash: &'static str,
+    pub range: Option<&'static str>,
+    pub indexes: Vec<IndexSpec>,
+    /// The TTL attribute, if any.
+    pub ttl: Option<&'static str>,
 }
 
-use ScalarAttributeType::{N, S};
+#[derive(Debug, Clone)]
+pub struct IndexSpec {
+    pub name: &'static str,
+    pub hash: &'static str,
+    pub range: &'static str,
+    pub projection: ProjectionType,
+}
+
+fn index(
+    name: &'static str,
+    hash: &'static str,
+    range: &'static str,
+    projection: ProjectionType,
+) -> IndexSpec {
+    IndexSpec {
+        name,
+        hash,
+        range,
+        projection,
+    }
+}
+
+/// The five tables (the crate docs describe their design).
+pub fn table_specs(tables: &Tables) -> Vec<TableSpec> {
+    vec![
+        TableSpec {
+            resource: "RunsTable",
+            name: tables.runs.clone(),
+            attributes: vec![
+                ("id", S),
+                ("agent_id", S),
+                ("agent_status", S),
+                ("leased", S),
+                ("lease_expires", N),
+            ],
+            hash: "id",
+            range: None,
+            indexes: vec![
+                index("by_agent", "agent_id", "id", ProjectionType::All),
+                index(
+                    "by_agent_status",
+                    "agent_status",
+                    "id",
+                    ProjectionType::KeysOnly,
+                ),
+                index("by_lease", "leased", "lease_expires", ProjectionType::All),
+            ],
+            ttl: None,
+        },
+        TableSpec {
+            resource: "LogsTable",
+            name: tables.logs.clone(),
+            attributes: vec![
+                ("run_id", S),
+                ("seq", N),
+                ("agent_id", S),
+                ("agent_order", S),
+            ],
+            hash: "run_id",
+            range: Some("seq"),
+            indexes: vec![index(
+                "by_agent",
+                "agent_id",
+                "agent_order",
+                ProjectionType::All,
+            )],
+            ttl: None,
+        },
+        TableSpec {
+            resource: "DedupTable",
+            name: tables.dedup.clone(),
+            attributes: vec![("pk", S)],
+            hash: "pk",
+            range: None,
+            indexes: vec![],
+            ttl: Some("expires_at"),
+        },
+        TableSpec {
+            resource: "ChatsTable",
+            name: tables.chats.clone(),
+            attributes: vec![("chat_id", S)],
+            hash: "chat_id",
+            range: None,
+            indexes: vec![],
+            ttl: None,
+        },
+        TableSpec {
+            resource: "AgentsTable",
+            name: tables.agents.clone(),
+            attributes: vec![("agent_id", S), ("workspace_id", S), ("crew_id", S)],
+            hash: "agent_id",
+            range: None,
+            indexes: vec![
+                index(
+                    "by_workspace",
+                    "workspace_id",
+                    "agent_id",
+                    ProjectionType::All,
+                ),
+                index("by_crew", "crew_id", "agent_id", ProjectionType::All),
+            ],
+            ttl: None,
+        },
+    ]
+}
+
+/// Receives after which a run message moves to the dead-letter queue, as in the template.
+pub const MAX_RECEIVES: u32 = 3;
 
 /// Creates the five tables. Fails if one exists.
 pub async fn create_tables(
     client: &aws_sdk_dynamodb::Client,
     tables: &Tables,
 ) -> Result<(), ProvisionError> {
-    client
-        .create_table()
-        .table_name(&tables.runs)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attr("id", S)?)
-        .attribute_definitions(attr("agent_id", S)?)
-        .attribute_definitions(attr("agent_status", S)?)
-        .attribute_definitions(attr("leased", S)?)
-        .attribute_definitions(attr("lease_expires", N)?)
-        .key_schema(key("id", KeyType::Hash)?)
-        .global_secondary_indexes(gsi("by_agent", "agent_id", "id", ProjectionType::All)?)
-        .global_secondary_indexes(gsi(
-            "by_agent_status",
-            "agent_status",
-            "id",
-            ProjectionType::KeysOnly,
-        )?)
-        .global_secondary_indexes(gsi(
-            "by_lease",
-            "leased",
-            "lease_expires",
-            ProjectionType::All,
-        )?)
-        .send()
-        .await?;
-    client
-        .create_table()
-        .table_name(&tables.dedup)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attr("pk", S)?)
-        .key_schema(key("pk", KeyType::Hash)?)
-        .send()
-        .await?;
-    client
-        .update_time_to_live()
-        .table_name(&tables.dedup)
-        .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .attribute_name("expires_at")
-                .enabled(true)
-                .build()?,
-        )
-        .send()
-        .await?;
-    client
-        .create_table()
-        .table_name(&tables.chats)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attr("chat_id", S)?)
-        .key_schema(key("chat_id", KeyType::Hash)?)
-        .send()
-        .await?;
-    client
-        .create_table()
-        .table_name(&tables.logs)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attr("run_id", S)?)
-        .attribute_definitions(attr("seq", N)?)
-        .attribute_definitions(attr("agent_id", S)?)
-        .attribute_definitions(attr("agent_order", S)?)
-        .key_schema(key("run_id", KeyType::Hash)?)
-        .key_schema(key("seq", KeyType::Range)?)
-        .global_secondary_indexes(gsi(
-            "by_agent",
-            "agent_id",
-            "agent_order",
-            ProjectionType::All,
-        )?)
-        .send()
-        .await?;
-    client
-        .create_table()
-        .table_name(&tables.agents)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attr("agent_id", S)?)
-        .attribute_definitions(attr("workspace_id", S)?)
-        .attribute_definitions(attr("crew_id", S)?)
-        .key_schema(key("agent_id", KeyType::Hash)?)
-        .global_secondary_indexes(gsi(
-            "by_workspace",
-            "workspace_id",
-            "agent_id",
-            ProjectionType::All,
-        )?)
-        .global_secondary_indexes(gsi("by_crew", "crew_id", "agent_id", ProjectionType::All)?)
-        .send()
-        .await?;
+    for spec in table_specs(tables) {
+        let mut create = client
+            .create_table()
+            .table_name(&spec.name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key(spec.hash, KeyType::Hash)?);
+        if let Some(range) = spec.range {
+            create = create.key_schema(key(range, KeyType::Range)?);
+        }
+        for (name, ty) in &spec.attributes {
+            create = create.attribute_definitions(attr(name, ty.clone())?);
+        }
+        for i in &spec.indexes {
+            create = create.global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(i.name)
+                    .key_schema(key(i.hash, KeyType::Hash)?)
+                    .key_schema(key(i.range, KeyType::Range)?)
+                    .projection(
+                        Projection::builder()
+                            .projection_type(i.projection.clone())
+                            .build(),
+                    )
+                    .build()?,
+            );
+        }
+        create.send().await?;
+        if let Some(ttl) = spec.ttl {
+            client
+                .update_time_to_live()
+                .table_name(&spec.name)
+                .time_to_live_specification(
+                    TimeToLiveSpecification::builder()
+                        .attribute_name(ttl)
+                        .enabled(true)
+                        .build()?,
+                )
+                .send()
+                .await?;
+        }
+    }
     Ok(())
 }
 
@@ -194,4 +261,126 @@ pub async fn create_bucket(
 ) -> Result<(), ProvisionError> {
     client.create_bucket().bucket(bucket).send().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEMPLATE: &str = include_str!("../../template.yaml");
+
+    /// The lines of one top-level resource of the template.
+    fn resource(name: &str) -> String {
+        let start = format!("  {name}:\n");
+        let at = TEMPLATE
+            .find(&start)
+            .unwrap_or_else(|| panic!("template.yaml has no resource {name}"));
+        let body = &TEMPLATE[at + start.len()..];
+        let end = body
+            .lines()
+            .position(|l| l.len() > 2 && !l.starts_with("   ") && l.starts_with("  "))
+            .unwrap_or(body.lines().count());
+        body.lines().take(end).collect::<Vec<_>>().join("\n")
+    }
+
+    fn ty(t: &ScalarAttributeType) -> &'static str {
+        match t {
+            S => "S",
+            N => "N",
+            _ => "B",
+        }
+    }
+
+    fn projection(p: &ProjectionType) -> &'static str {
+        match p {
+            ProjectionType::All => "ALL",
+            ProjectionType::KeysOnly => "KEYS_ONLY",
+            _ => "INCLUDE",
+        }
+    }
+
+    /// The spec as the template writes it.
+    fn render(spec: &TableSpec) -> Vec<String> {
+        let mut parts = Vec::new();
+        let mut attrs = String::from("      AttributeDefinitions:");
+        for (name, t) in &spec.attributes {
+            attrs += &format!(
+                "\n        - AttributeName: {name}\n          AttributeType: {}",
+                ty(t)
+            );
+        }
+        parts.push(attrs);
+        let mut keys = format!(
+            "      KeySchema:\n        - AttributeName: {}\n          KeyType: HASH",
+            spec.hash
+        );
+        if let Some(range) = spec.range {
+            keys += &format!("\n        - AttributeName: {range}\n          KeyType: RANGE");
+        }
+        parts.push(keys);
+        if !spec.indexes.is_empty() {
+            let mut gsis = String::from("      GlobalSecondaryIndexes:");
+            for i in &spec.indexes {
+                gsis += &format!(
+                    "\n        - IndexName: {}\n          KeySchema:\n            - AttributeName: {}\n              KeyType: HASH\n            - AttributeName: {}\n              KeyType: RANGE\n          Projection:\n            ProjectionType: {}",
+                    i.name,
+                    i.hash,
+                    i.range,
+                    projection(&i.projection)
+                );
+            }
+            parts.push(gsis);
+        }
+        if let Some(ttl) = spec.ttl {
+            parts.push(format!("      TimeToLiveSpecification:\n        AttributeName: {ttl}\n        Enabled: true"));
+        }
+        parts
+    }
+
+    #[test]
+    fn provisioned_tables_are_the_templates() {
+        for spec in table_specs(&Tables::with_prefix("p")) {
+            let block = resource(spec.resource);
+            for part in render(&spec) {
+                assert!(
+                    block.contains(&part),
+                    "template.yaml {} differs from provision.rs; expected\n{part}\nin\n{block}",
+                    spec.resource
+                );
+            }
+            // Nothing the template declares that provisioning leaves out.
+            assert_eq!(
+                block.matches("IndexName:").count(),
+                spec.indexes.len(),
+                "{}: indexes",
+                spec.resource
+            );
+            assert_eq!(
+                block.matches("AttributeType:").count(),
+                spec.attributes.len(),
+                "{}: attributes",
+                spec.resource
+            );
+            assert_eq!(
+                block.contains("TimeToLiveSpecification"),
+                spec.ttl.is_some()
+            );
+        }
+        let tables = TEMPLATE
+            .lines()
+            .filter(|l| l.trim() == "Type: AWS::DynamoDB::Table")
+            .count();
+        // One more: the WebSocket connections table (crewship-lambda's).
+        assert_eq!(tables, table_specs(&Tables::with_prefix("p")).len() + 1);
+    }
+
+    #[test]
+    fn the_dead_letter_redrive_is_the_templates() {
+        let queue = resource("RunQueue");
+        assert!(
+            queue.contains(&format!("maxReceiveCount: {MAX_RECEIVES}")),
+            "RunQueue:\n{queue}"
+        );
+        assert!(queue.contains("deadLetterTargetArn: !GetAtt RunDeadLetterQueue.Arn"));
+    }
 }

@@ -14,7 +14,7 @@ use crewship_core::message::render_data;
 use crewship_core::payload::{Payload, SenderHints};
 use crewship_core::queue::{MemoryQueue, RunQueue};
 use crewship_core::secret::Secret;
-use crewship_core::signature::hmac_sha256;
+use crewship_core::signer::Signer;
 use crewship_core::store::{DedupStore, MemoryStore};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use time::OffsetDateTime;
@@ -54,7 +54,7 @@ fn signature_verification(c: &mut Criterion) {
     let mut group = c.benchmark_group("authenticate");
     for (name, size) in [("1KiB", 1024usize), ("1MiB", 1024 * 1024)] {
         let body = Bytes::from(vec![b'x'; size]);
-        let tag = hex::encode(hmac_sha256(SECRET.as_bytes(), &[&body]));
+        let tag = Signer::new(SECRET).signature(&body);
         group.throughput(Throughput::Bytes(size as u64));
         group.bench_with_input(BenchmarkId::from_parameter(name), &body, |b, body| {
             b.iter(|| {

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use crate::ids::{AgentId, CrewId, WorkspaceId};
 use crate::secret::Secret;
 
-/// How the agent's command line is built (SPEC §4).
+/// How the agent's command line is built (`docs/executor.md`, CLI adapters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Adapter {

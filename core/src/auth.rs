@@ -1,5 +1,6 @@
-//! Webhook authentication (SPEC §1.1, §1.2) as types: a [`Verified`] request can only be made by
-//! [`Unverified::authenticate`], so code that reads a payload cannot skip the check.
+//! Webhook authentication (`docs/webhooks.md`, Authentication schemes) as types: a [`Verified`]
+//! request can only be made by [`Unverified::authenticate`], so code that reads a payload cannot
+//! skip the check.
 
 use base64::Engine;
 use bytes::Bytes;
@@ -10,8 +11,9 @@ use crate::run::AuthScheme;
 use crate::secret::Secret;
 use crate::signature::{Tag, hmac_sha256, parse_hex_tag, tags_equal};
 
-/// The credential a request presented, chosen by SPEC §1.1's precedence. Malformed values are
-/// kept as "matches nothing" rather than rejected early, so every failure looks the same.
+/// The credential a request presented, chosen by the precedence of `docs/webhooks.md`'s
+/// Authentication schemes. Malformed values are kept as "matches nothing" rather than rejected
+/// early, so every failure looks the same.
 #[derive(Debug, Clone)]
 pub enum Credential {
     /// `X-Signature`, optionally with `X-Timestamp`.

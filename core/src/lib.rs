@@ -2,11 +2,14 @@
 //! is authenticated, and the ports the handler and executor talk through, each with its
 //! in-memory adapter.
 //!
-//! - [`ids`], [`secret`], [`clock`]: small types used everywhere.
+//! - [`ids`], [`secret`], [`clock`]: small types used everywhere; [`api_token`]: a monitoring
+//!   token bound to its workspace.
 //! - [`agent`], [`run`], [`log`]: the records; [`agent_spec`]: an agent as an operator writes it,
 //!   and its validation.
-//! - [`auth`], [`signature`]: webhook authentication on raw bytes.
-//! - [`payload`], [`message`]: the body as SPEC §1.3 reads it and the message the agent gets.
+//! - [`auth`], [`signature`]: webhook authentication on raw bytes; [`signer`]: the same schemes
+//!   from the sender's side.
+//! - [`payload`], [`message`]: the body as `docs/webhooks.md` (The payload) reads it and the
+//!   message the agent gets.
 //! - [`ingest`]: the trigger use case ([`ingest::accept`]), with the rate limiter and the
 //!   guards that give back a dedup reservation and a token when a request fails.
 //! - [`error_code`]: every machine error code of the HTTP API, listed once.
@@ -15,6 +18,7 @@
 
 pub mod agent;
 pub mod agent_spec;
+pub mod api_token;
 pub mod auth;
 pub mod broadcast;
 pub mod clock;
@@ -32,4 +36,5 @@ pub mod run;
 pub mod runtime;
 pub mod secret;
 pub mod signature;
+pub mod signer;
 pub mod store;

@@ -1,4 +1,5 @@
-//! The request body as SPEC §1.3 reads it: envelope form or raw form, validated once.
+//! The request body as `docs/webhooks.md` (The payload) reads it: envelope form or raw form,
+//! validated once.
 
 use std::sync::Arc;
 
@@ -25,8 +26,8 @@ pub struct Payload {
     pub source: String,
 }
 
-/// The keys SPEC §1.3 reads. Each is `Some` when the key is present, even with a `null` value,
-/// because presence alone decides between envelope and raw form.
+/// The keys `docs/webhooks.md` (The payload) reads. Each is `Some` when the key is present, even
+/// with a `null` value, because presence alone decides between envelope and raw form.
 #[derive(Deserialize)]
 struct Keys<'a> {
     #[serde(default, borrow, deserialize_with = "present")]

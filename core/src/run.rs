@@ -1,4 +1,4 @@
-//! The run record (SPEC §2) and its state machine.
+//! The run record (`docs/executor.md`, States) and its state machine.
 
 use std::fmt;
 use std::sync::Arc;

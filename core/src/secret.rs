@@ -17,7 +17,7 @@ impl Secret {
         Self(value.into())
     }
 
-    /// 32 random bytes as 64 lowercase hex digits (SPEC §6).
+    /// 32 random bytes as 64 lowercase hex digits (`docs/agents.md`).
     pub fn generate() -> Self {
         let bytes: [u8; 32] = rand::random();
         Self(hex::encode(bytes))

@@ -1,4 +1,5 @@
-//! CLI adapters (SPEC §4): how an agent's configuration and message become a command line.
+//! CLI adapters (`docs/executor.md`, CLI adapters): how an agent's configuration and message become
+//! a command line.
 
 use crewship_core::agent::{Adapter, Agent};
 use crewship_core::runtime::ExecSpec;

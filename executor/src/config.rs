@@ -1,4 +1,5 @@
-//! Executor settings.
+//! Executor settings, taken from the `[executor]` section of the one settings model
+//! (`crewship-settings`, docs/configuration.md) by [`ExecutorConfig::from_settings`].
 
 use std::time::Duration;
 
@@ -40,6 +41,22 @@ impl Default for ExecutorConfig {
             shutdown_grace: Duration::from_secs(30),
             final_write_timeout: Duration::from_secs(30),
             owner: format!("executor-{}-{:08x}", std::process::id(), rand_u32()),
+        }
+    }
+}
+
+impl ExecutorConfig {
+    /// The `[executor]` section; what it does not set keeps the default.
+    pub fn from_settings(s: &crewship_settings::model::Executor) -> Self {
+        Self {
+            run_timeout: s.run_timeout(),
+            max_concurrent_runs: s.max_concurrent_runs,
+            kill_grace: Duration::from_secs(s.kill_grace_secs),
+            lease: Duration::from_millis(s.lease_ms),
+            heartbeat: Duration::from_millis(s.heartbeat_ms),
+            poll_wait: Duration::from_secs(s.poll_wait_secs),
+            shutdown_grace: Duration::from_secs(s.shutdown_grace_secs),
+            ..Self::default()
         }
     }
 }

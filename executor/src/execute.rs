@@ -1,6 +1,6 @@
-//! The agent's part of a claimed run (SPEC §3 steps 1–6) as named steps: resolve the agent,
-//! ensure the crew's runtime, open the chat, start the command, stream its output under the
-//! deadline, and say how it ended.
+//! The agent's part of a claimed run (`docs/executor.md`, One run, step by step) as named steps:
+//! resolve the agent, ensure the crew's runtime, open the chat, start the command, stream its
+//! output under the deadline, and say how it ended.
 
 use std::time::Duration;
 
@@ -45,8 +45,8 @@ impl Executor {
             .map_or(max, |s| Duration::from_secs(s).min(max))
     }
 
-    /// The agent's part of a claimed run, SPEC §3 steps 1–6: every step either hands on or
-    /// ends the run with the [`Ending`] that says why.
+    /// The agent's part of a claimed run, `docs/executor.md`, One run, step by step: every step
+    /// either hands on or ends the run with the [`Ending`] that says why.
     pub(crate) async fn execute(&self, run: &Run, agent: Option<&Agent>, stops: Stops) -> Ending {
         match self.try_execute(run, agent, stops).await {
             Ok(ending) | Err(ending) => ending,
@@ -84,7 +84,8 @@ impl Executor {
         }
     }
 
-    /// Step 4: the agent's command with the message of SPEC §1.3, started in the runtime.
+    /// Step 4: the agent's command with the message of `docs/webhooks.md`, The payload, started in
+    /// the runtime.
     async fn start(
         &self,
         run: &Run,

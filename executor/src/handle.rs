@@ -1,7 +1,7 @@
-//! One delivery, start to finish, in SPEC §3's order: load → claim → (resolve → ensure runtime
-//! → chat → start → stream, in `execute`) → finish. Each step is a method that either hands its
-//! result on or ends the delivery with an [`Outcome`], its message already acknowledged or
-//! deferred.
+//! One delivery, start to finish, in the order of `docs/executor.md`: load → claim → (resolve →
+//! ensure runtime → chat → start → stream, in `execute`) → finish. Each step is a method that
+//! either hands its result on or ends the delivery with an [`Outcome`], its message already
+//! acknowledged or deferred.
 
 use crewship_core::agent::Agent;
 use crewship_core::broadcast::BroadcastEvent;

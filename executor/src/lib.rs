@@ -1,9 +1,10 @@
-//! The executor: takes run ids off the queue and turns each into a finished run (SPEC §3).
+//! The executor: takes run ids off the queue and turns each into a finished run
+//! (`docs/executor.md`).
 //!
 //! - [`Executor::process_next`] does one run, start to finish; [`Executor::run_until_stopped`]
 //!   only loops over it, with the concurrency caps and graceful shutdown.
-//! - `handle` is [`Executor::handle`], one delivery in SPEC §3's order as small named steps:
-//!   load → claim → execute → finish.
+//! - `handle` is [`Executor::handle`], one delivery in the order of `docs/executor.md` as small
+//!   named steps: load → claim → execute → finish.
 //! - `execute` is the agent's part of it: resolve → ensure runtime → chat → start → stream,
 //!   to the agent's end or its deadline.
 //! - `decode` reads an agent's output lines into log entries, per CLI adapter.
@@ -13,9 +14,9 @@
 //! - [`cli`] builds command lines per CLI adapter.
 //! - [`claude_stream`] reads claude-code's stream-json output into log events.
 //! - [`runtime`] holds the container runtime adapters (local processes, Keeper over HTTP) and
-//!   [`runtime::RuntimeBackend`], which picks one from configuration.
+//!   [`runtime::RuntimeBackend`], which picks one from the settings.
 //! - [`keeper`] holds the Keeper protocol types and server (docs/keeper.md).
-//! - [`config`] holds the settings.
+//! - [`config`] holds the settings, taken from the `[executor]` section of the one settings model.
 
 pub mod claude_stream;
 pub mod cli;

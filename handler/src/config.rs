@@ -1,7 +1,9 @@
-//! Handler settings; the bins fill them from their own configuration sources.
+//! Handler settings, taken from the `[server]` section of the one settings model
+//! (`crewship-settings`, docs/configuration.md) by [`HandlerConfig::from_settings`].
 
 use std::time::Duration;
 
+pub use crewship_core::api_token::ApiToken;
 use crewship_core::secret::Secret;
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -59,12 +61,6 @@ impl Default for WsSettings {
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct ApiToken {
-    pub token: Secret,
-    pub workspace_id: crewship_core::ids::WorkspaceId,
-}
-
 /// What the bins have wired up, by name, for SPEC §1 step 1. The trigger and monitoring routes
 /// exist only when all four are present.
 #[derive(Debug, Clone, Default)]
@@ -88,6 +84,25 @@ impl HandlerConfig {
             run_timeout: Duration::from_secs(600),
             ws: WsSettings::default(),
         }
+    }
+
+    /// The handler's part of the settings: `[server]`, and the run timeout no agent may exceed.
+    /// The tokens are the caller's, who may have generated some (local-runner prints them).
+    pub fn from_settings(
+        settings: &crewship_settings::Settings,
+        tokens: Vec<ApiToken>,
+        prerequisites: Prerequisites,
+    ) -> Self {
+        let s = &settings.server;
+        let mut config = Self::new(s.internal_token.clone(), prerequisites);
+        config.body_limit_bytes = s.body_limit_bytes;
+        config.timestamp_tolerance = Duration::from_secs(s.timestamp_tolerance_secs);
+        config.dedup_window = Duration::from_secs(s.dedup_window_secs);
+        config.legacy_secret_sunset = s.legacy_secret_sunset;
+        config.secret_rotation_grace = Duration::from_secs(s.secret_rotation_grace_secs);
+        config.run_timeout = settings.executor.run_timeout();
+        config.tokens = tokens;
+        config
     }
 
     /// The first missing prerequisite, in SPEC order.

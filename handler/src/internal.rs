@@ -1,4 +1,5 @@
-//! The internal API (SPEC §6), for trusted callers holding the internal token.
+//! The internal API (`docs/monitoring.md`, Internal API), for trusted callers holding the internal
+//! token.
 
 use axum::Json;
 use axum::extract::{FromRequestParts, State};

@@ -1,13 +1,16 @@
 //! The handler: one axum router for the webhook ingress, the monitoring API and the internal
 //! API, served unchanged by the local runner (hyper) and by Lambda (`lambda_http`).
 //!
-//! - [`config`]: settings and the prerequisites of SPEC §1 step 1.
+//! - [`config`]: the handler's settings (from the one settings model) and the prerequisites of
+//!   `docs/webhooks.md` step 1.
 //! - [`state`]: what every request can reach.
-//! - [`trigger`]: `POST /api/v1/webhooks/{crewId}/{agentId}/trigger` (SPEC §1).
-//! - [`monitor`]: runs, logs and cancellation (SPEC §5.1, §5.2).
-//! - [`ws`]: live runs over WebSocket (SPEC §5.3): the protocol, log replay, the local transport.
-//! - [`internal`]: the internal-token API (SPEC §6).
-//! - [`agents`]: agent management and webhook-secret rotation (SPEC §6).
+//! - [`trigger`]: `POST /api/v1/webhooks/{crewId}/{agentId}/trigger` (`docs/webhooks.md`).
+//! - [`monitor`]: runs, logs and cancellation (`docs/monitoring.md`).
+//! - [`ws`]: live runs over WebSocket (`docs/monitoring.md`, Live runs): the protocol, log replay,
+//!   the local transport.
+//! - [`internal`]: the internal-token API (`docs/agents.md`).
+//! - [`agents`]: agent management and webhook-secret rotation (`docs/agents.md`).
+//! - [`ui`]: the dashboard at `GET /ui/` (`GET /` redirects there).
 //! - [`serve`]: serving a router with the connection limits (deadlines, caps).
 //! - [`telemetry`]: the tracing set-up of every bin, with the dependencies' wire logs capped.
 //! - [`error`]: the JSON error type.
@@ -23,6 +26,7 @@ pub mod serve;
 pub mod state;
 pub mod telemetry;
 pub mod trigger;
+pub mod ui;
 pub mod ws;
 
 use axum::Json;
@@ -39,10 +43,12 @@ pub use state::AppState;
 
 use crate::error::ApiError;
 
-/// The whole HTTP surface. When a prerequisite of SPEC §1 step 1 is missing, the trigger and
-/// monitoring routes are not registered at all (they answer `404`), and this says which, once.
+/// The whole HTTP surface. When a prerequisite of `docs/webhooks.md` step 1 is missing, the trigger
+/// and monitoring routes are not registered at all (they answer `404`), and this says which, once.
 pub fn router(state: AppState) -> Router {
-    let mut router = Router::new().route("/healthz", get(healthz));
+    let mut router = Router::new()
+        .route("/healthz", get(healthz))
+        .merge(ui::routes());
     match state.config.missing_prerequisite() {
         Some(missing) => {
             tracing::warn!(
@@ -58,6 +64,7 @@ pub fn router(state: AppState) -> Router {
                 )
                 .route("/api/v1/runs/{id}", get(monitor::get_run))
                 .route("/api/v1/runs/{id}/cancel", post(monitor::cancel_run))
+                .route("/api/v1/agents", get(agents::workspace_agents))
                 .route("/api/v1/agents/{agent}/runs", get(monitor::list_runs))
                 .route("/api/v1/agents/{agent}/logs", get(monitor::list_logs))
                 .route(

@@ -46,6 +46,17 @@ pub enum LogFormat {
     Json,
     /// JSON on stdout without timestamps, as CloudWatch Logs adds its own (Lambda).
     JsonWithoutTime,
+    /// Human-readable lines on stdout without timestamps (Lambda, `log.format = "human"`).
+    HumanWithoutTime,
+}
+
+impl From<crewship_settings::model::LogFormat> for LogFormat {
+    fn from(format: crewship_settings::model::LogFormat) -> Self {
+        match format {
+            crewship_settings::model::LogFormat::Json => Self::Json,
+            crewship_settings::model::LogFormat::Human => Self::Human,
+        }
+    }
 }
 
 impl LogFormat {
@@ -84,6 +95,11 @@ pub fn init_tracing(format: LogFormat) {
         LogFormat::JsonWithoutTime => fmt::layer()
             .json()
             .without_time()
+            .with_writer(std::io::stdout)
+            .boxed(),
+        LogFormat::HumanWithoutTime => fmt::layer()
+            .without_time()
+            .with_ansi(false)
             .with_writer(std::io::stdout)
             .boxed(),
     };

@@ -1,7 +1,7 @@
 //! `local-runner`: the webhook handler and the executor in one process, on in-memory adapters
 //! and local processes. With no arguments it starts the embedded demo configuration.
 //!
-//! - `config`: the TOML file, environment variables and flags.
+//! - `config`: the settings (docs/configuration.md) resolved for this binary.
 //! - `serve`: wiring the ports and running handler and executor until Ctrl-C / SIGTERM.
 //! - `trigger`: a client that signs and sends a webhook.
 //! - `client`: `agents …` and `secret rotate`, clients of any deployment's management API.
@@ -13,29 +13,17 @@ mod keeper;
 mod serve;
 mod trigger;
 
-use std::path::PathBuf;
-
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
     version,
-    about = "Run the webhook service locally: handler + executor in one process"
+    about = "Run the webhook service locally: handler + executor in one process",
+    after_help = "Every setting: docs/configuration.md. Precedence: flag, environment, file, default."
 )]
 struct Cli {
-    /// TOML configuration file (SPEC §7); the embedded demo configuration when absent.
-    #[arg(long, global = true, env = "CREWSHIP_CONFIG")]
-    config: Option<PathBuf>,
-    /// Log format: human or json.
-    #[arg(
-        long,
-        global = true,
-        env = "CREWSHIP_LOG_FORMAT",
-        default_value = "human"
-    )]
-    log_format: String,
     #[command(flatten)]
-    overrides: config::Overrides,
+    settings: config::Flags,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -57,27 +45,13 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    handler::telemetry::init_tracing(handler::telemetry::LogFormat::parse(&cli.log_format));
+    let settings = config::load(&cli.settings)?;
+    handler::telemetry::init_tracing(settings.model.log.format.into());
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve::serve(settings(cli.config, &cli.overrides)?).await,
-        Command::Trigger(args) => trigger::run(&settings(cli.config, &cli.overrides)?, args).await,
+        Command::Serve => serve::serve(settings).await,
+        Command::Trigger(args) => trigger::run(&settings, args).await,
         Command::Agents(args) => client::agents::run(args).await,
         Command::Secret(args) => client::secret::run(args).await,
-        Command::Keeper(args) => keeper::run(&settings(cli.config, &cli.overrides)?, args).await,
+        Command::Keeper(args) => keeper::run(&settings, args).await,
     }
-}
-
-fn settings(
-    file: Option<PathBuf>,
-    overrides: &config::Overrides,
-) -> anyhow::Result<config::Settings> {
-    let text = match &file {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?,
-        None => config::DEFAULT_CONFIG.to_owned(),
-    };
-    Ok(config::Settings::resolve(
-        config::parse_file(&text)?,
-        overrides,
-    )?)
 }

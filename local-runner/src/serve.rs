@@ -15,19 +15,22 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let registry = Arc::new(MemoryRegistry::new(
         settings.agents.iter().map(|(a, _)| a.clone()),
     ));
-    let executor_config = ExecutorConfig {
-        run_timeout: settings.run_timeout,
-        max_concurrent_runs: settings.max_concurrent_runs,
-        kill_grace: settings.kill_grace,
-        shutdown_grace: settings.shutdown_grace,
-        ..ExecutorConfig::default()
-    };
+    let executor_config = ExecutorConfig::from_settings(&settings.model.executor);
     // A message stays hidden for two leases: the heartbeat renews it long before that.
     let memory = MemoryPorts::new(registry, executor_config.lease * 2);
     let runtime = settings.runtime.build()?;
 
-    let mut config = HandlerConfig::new(
-        Some(settings.internal_token.clone()),
+    let tokens = settings
+        .tokens
+        .iter()
+        .map(|(token, workspace_id, _)| ApiToken {
+            token: token.clone(),
+            workspace_id: workspace_id.clone(),
+        })
+        .collect();
+    let mut config = HandlerConfig::from_settings(
+        &settings.model,
+        tokens,
         Prerequisites {
             orchestrator: Some("in-memory registry".into()),
             container_runtime: Some(crewship_core::runtime::ContainerRuntime::describe(
@@ -36,20 +39,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             log_writer: Some("in-memory log store".into()),
         },
     );
-    config.body_limit_bytes = settings.body_limit_bytes;
-    config.timestamp_tolerance = settings.timestamp_tolerance;
-    config.dedup_window = settings.dedup_window;
-    config.legacy_secret_sunset = settings.legacy_secret_sunset;
-    config.secret_rotation_grace = settings.secret_rotation_grace;
-    config.run_timeout = settings.run_timeout;
-    config.tokens = settings
-        .tokens
-        .iter()
-        .map(|(token, workspace_id, _)| ApiToken {
-            token: token.clone(),
-            workspace_id: workspace_id.clone(),
-        })
-        .collect();
+    // Generated when the settings have none (and printed below).
+    config.internal_token = Some(settings.internal_token.clone());
     let state = AppState::new(memory.ports.clone(), config, Some(memory.hub.clone()));
     let app = handler::router(state);
 
@@ -99,6 +90,7 @@ pub async fn wait_for_signal(stop: CancellationToken) {
 fn print_banner(settings: &Settings, addr: std::net::SocketAddr) {
     let base = format!("http://{addr}");
     println!("local-runner listening on {base}");
+    println!("dashboard: {base}/ui/ (sign in with a monitoring token)");
     if settings.internal_token_generated {
         println!(
             "internal token (X-Internal-Token): {}",

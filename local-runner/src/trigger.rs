@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use crewship_core::ids::{AgentId, CrewId};
-use crewship_core::signature::hmac_sha256;
+use crewship_core::signer::Signer;
 use serde_json::{Value, json};
 
 use crate::config::Settings;
@@ -83,10 +83,7 @@ pub async fn run(settings: &Settings, args: TriggerArgs) -> anyhow::Result<()> {
     let body =
         serde_json::to_vec(&json!({"event": args.event, "source": args.source, "data": data}))?;
     let timestamp = time::OffsetDateTime::now_utc().unix_timestamp().to_string();
-    let signature = hex::encode(hmac_sha256(
-        secret.as_bytes(),
-        &[timestamp.as_bytes(), b".", &body],
-    ));
+    let signature = Signer::new(&secret).timestamped(&timestamp, &body);
     let base = args
         .url
         .clone()

@@ -2,12 +2,14 @@
 //! with a configuration file, and talks to it over real HTTP.
 //!
 //! - [`Runner`]: one running binary, its base URL, captured output, stopped on drop.
-//! - [`sign`]: the `X-Signature` a sender computes.
+//! - [`sign`]: the `X-Signature` a sender computes (with the core's [`Signer`]).
+//! - [`browser`]: a headless Chromium over WebDriver, for the dashboard.
 //! - [`burst`]: many distinct signed deliveries from concurrent connections.
 //! - [`cli`]: the same binary's client subcommands, run as child processes.
 //! - [`keeper`]: a `local-runner keeper` process for tests of the Keeper runtime.
 //! - [`ws`]: a WebSocket client for `/ws`.
 
+pub mod browser;
 pub mod burst;
 pub mod cli;
 pub mod keeper;
@@ -22,7 +24,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde_json::Value;
 
-pub use crewship_core::signature::hmac_sha256;
+pub use crewship_core::signer::Signer;
 
 /// A secret of the right length for test agents.
 pub const SECRET: &str = "test-secret-0123456789abcdef0123456789abcdef";
@@ -52,7 +54,7 @@ pub fn runner_binary() -> PathBuf {
 }
 
 pub fn sign(secret: &str, body: &[u8]) -> String {
-    hex::encode(hmac_sha256(secret.as_bytes(), &[body]))
+    Signer::new(secret).signature(body)
 }
 
 /// How [`Runner::start_opts`] starts the binary.

@@ -1,5 +1,5 @@
-//! A WebSocket client for `/ws` of a running binary (SPEC §5.3): connect, authenticate,
-//! subscribe (optionally resuming a run), and read frames with a deadline.
+//! A WebSocket client for `/ws` of a running binary (`docs/monitoring.md`, Live runs): connect,
+//! authenticate, subscribe (optionally resuming a run), and read frames with a deadline.
 
 use std::time::Duration;
 

@@ -9,7 +9,7 @@ use crewship_core::run::{Lease, Run, RunStatus};
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
-use super::{Item, MalformedItem, epoch_ms, get_n, get_s, n, s};
+use super::{Item, MalformedItem, epoch_ms, get_bool, get_n, get_s, n, s};
 
 /// Payloads up to this size live in the item; larger ones in S3. DynamoDB's item limit is
 /// 400 KB, and the rest of the run must fit beside the payload.
@@ -109,11 +109,7 @@ pub fn run_from_item(item: &Item, payload: &RawValue) -> Result<Run, MalformedIt
     let mut run: Run =
         serde_json::from_str(&json).map_err(|e| MalformedItem(format!("doc: {e}")))?;
     run.version = get_n(item, "version")?;
-    run.cancel_requested = item
-        .get("cancel_requested")
-        .and_then(|v| v.as_bool().ok())
-        .copied()
-        .unwrap_or(false);
+    run.cancel_requested = get_bool(item, "cancel_requested");
     run.lease = match get_s(item, "lease_owner") {
         Ok(owner) => {
             let ms: i128 = get_n(item, "lease_expires")?;

@@ -6,6 +6,8 @@
 //! - [`chats`] holds [`DynamoChatStore`].
 //! - [`logs`] holds [`DynamoLogs`], log entries.
 //! - [`agents`] holds [`DynamoRegistry`], agents sealed at rest.
+//! - here: the table names and the item helpers ([`s`], [`n`], [`get_s`], [`get_n`],
+//!   [`get_bool`]) every DynamoDB adapter uses, the Lambda crate's connections table included.
 
 pub mod agents;
 pub mod chats;
@@ -56,26 +58,37 @@ impl Tables {
 #[error("malformed item: {0}")]
 pub struct MalformedItem(pub String);
 
-pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
+/// A string attribute. These item helpers are public so the Lambda crate's connection table uses
+/// them too, from this one place.
+pub fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
-pub(crate) fn n(v: impl ToString) -> AttributeValue {
+/// A number attribute.
+pub fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-pub(crate) fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, MalformedItem> {
+pub fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, MalformedItem> {
     item.get(name)
         .and_then(|v| v.as_s().ok())
         .map(String::as_str)
         .ok_or_else(|| MalformedItem(format!("missing string attribute {name}")))
 }
 
-pub(crate) fn get_n<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, MalformedItem> {
+pub fn get_n<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, MalformedItem> {
     item.get(name)
         .and_then(|v| v.as_n().ok())
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| MalformedItem(format!("missing number attribute {name}")))
+}
+
+/// A boolean attribute; absent or of another type reads as `false`.
+pub fn get_bool(item: &Item, name: &str) -> bool {
+    item.get(name)
+        .and_then(|v| v.as_bool().ok())
+        .copied()
+        .unwrap_or(false)
 }
 
 pub(crate) fn epoch_ms(t: time::OffsetDateTime) -> i128 {

@@ -1,4 +1,4 @@
-//! Live events for WebSocket subscribers of `workspace:<id>` (SPEC §5.3).
+//! Live events for WebSocket subscribers of `workspace:<id>` (`docs/monitoring.md`, Live runs).
 
 mod memory;
 

@@ -1,6 +1,6 @@
-//! Per-agent admission (SPEC §1 step 11): a token bucket holding at most the per-minute limit,
-//! refilled continuously, then the cap on QUEUED runs. The bucket lives in this process: with
-//! several handler instances the effective limit is per instance, which the docs state.
+//! Per-agent admission (`docs/webhooks.md` step 11): a token bucket holding at most the per-minute
+//! limit, refilled continuously, then the cap on QUEUED runs. The bucket lives in this process:
+//! with several handler instances the effective limit is per instance, which the docs state.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -1,5 +1,5 @@
-//! Deduplication (SPEC §1.4): the keys of a delivery, and the reservation that holds them for
-//! the run about to be created until that run is safely queued.
+//! Deduplication (`docs/webhooks.md`, Deduplication): the keys of a delivery, and the reservation
+//! that holds them for the run about to be created until that run is safely queued.
 
 use std::sync::Arc;
 

@@ -22,7 +22,7 @@ pub enum ErrorClass {
     Unavailable,
 }
 
-/// A refused trigger request, in the order of SPEC §1's steps.
+/// A refused trigger request, in the order of the steps of `docs/webhooks.md`'s Responses table.
 #[derive(Debug, thiserror::Error)]
 pub enum Rejection {
     #[error(

@@ -1,10 +1,11 @@
-//! The trigger use case (SPEC §1 steps 4–13): from a request read off the transport to a run
-//! recorded and queued, or a typed refusal. The transport (the handler) only reads the request
+//! The trigger use case (`docs/webhooks.md` steps 4–13): from a request read off the transport to a
+//! run recorded and queued, or a typed refusal. The transport (the handler) only reads the request
 //! and maps the answer to HTTP.
 //!
 //! - [`request`]: the request as the use case reads it, and credential precedence.
 //! - [`timestamp`]: the timestamp check of step 5.
-//! - [`dedup`]: the delivery keys of §1.4 and the reservation guard that releases them.
+//! - [`dedup`]: the delivery keys (`docs/webhooks.md`, Deduplication) and the reservation guard
+//!   that releases them.
 //! - [`admission`]: the rate limiter, the queued cap, and the quota guard that refunds a token.
 //! - [`error`]: why a request was refused, with its class, code and quota.
 
@@ -58,8 +59,8 @@ pub struct Accepted {
     pub legacy_secret: bool,
 }
 
-/// SPEC §1 steps 4–13, in order. Every failure after a reservation or a token was taken gives
-/// them back (the guards), so nothing is left behind that a retry would trip over.
+/// `docs/webhooks.md` steps 4–13, in order. Every failure after a reservation or a token was taken
+/// gives them back (the guards), so nothing is left behind that a retry would trip over.
 pub async fn accept(
     ports: &Ports,
     limiter: &RateLimiter,

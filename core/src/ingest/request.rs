@@ -7,7 +7,8 @@ use crate::auth::Credential;
 use crate::payload::SenderHints;
 use crate::secret::Secret;
 
-/// What the credential headers presented (SPEC §1.1, §1.2), before anything was checked.
+/// What the credential headers presented (`docs/webhooks.md`, Authentication schemes), before
+/// anything was checked.
 #[derive(Debug, Clone)]
 pub enum Presented {
     /// None of the authentication headers.
@@ -72,9 +73,10 @@ pub struct TriggerRequest {
     /// `Content-Type`, if present.
     pub content_type: Option<String>,
     /// The first present of `Idempotency-Key`, `webhook-id`, `X-GitHub-Delivery`,
-    /// `X-Delivery-Id` (SPEC §1.4).
+    /// `X-Delivery-Id` (`docs/webhooks.md`, Deduplication).
     pub delivery_id: Option<String>,
-    /// `X-GitHub-Event`, `X-Gitlab-Event`: event and source of a raw-form body (SPEC §1.3).
+    /// `X-GitHub-Event`, `X-Gitlab-Event`: event and source of a raw-form body (`docs/webhooks.md`,
+    /// The payload).
     pub github_event: Option<String>,
     pub gitlab_event: Option<String>,
     /// The raw body, exactly as received (already bounded by the transport's size limit).
@@ -89,8 +91,8 @@ impl TriggerRequest {
         }
     }
 
-    /// SPEC §1 step 8: a non-empty `body` (the verified one: authentication took it out of
-    /// the request) must be declared `application/json` or `*/*+json`
+    /// `docs/webhooks.md` step 8: a non-empty `body` (the verified one: authentication took it out
+    /// of the request) must be declared `application/json` or `*/*+json`
     /// (parameters such as charset allowed); an empty body needs no type.
     pub(crate) fn declares_json(&self, body: &[u8]) -> bool {
         if body.is_empty() {

@@ -1,4 +1,4 @@
-//! The timestamp check of SPEC §1 step 5, done before the agent is looked up.
+//! The timestamp check of `docs/webhooks.md` step 5, done before the agent is looked up.
 
 use std::time::Duration;
 

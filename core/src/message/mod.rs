@@ -1,5 +1,5 @@
-//! The message handed to an agent (SPEC §1.3): the webhook's content inside a fence that marks it
-//! as untrusted data, with a per-run nonce the content cannot guess or forge.
+//! The message handed to an agent (`docs/webhooks.md`, The payload): the webhook's content inside a
+//! fence that marks it as untrusted data, with a per-run nonce the content cannot guess or forge.
 
 mod render;
 

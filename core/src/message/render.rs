@@ -1,5 +1,6 @@
-//! The `Data:` rendering of SPEC §1.3, done on the JSON text itself: `serde_json::Value` would
-//! reorder nothing (with `preserve_order`) but would respell numbers (`1.0`, `1e3`, 20-digit ids).
+//! The `Data:` rendering of `docs/webhooks.md`, The payload, done on the JSON text itself:
+//! `serde_json::Value` would reorder nothing (with `preserve_order`) but would respell numbers
+//! (`1.0`, `1e3`, 20-digit ids).
 
 /// Longest rendering kept in the message; the payload on the run stays whole.
 pub const MAX_RENDERED_BYTES: usize = 64 * 1024;
@@ -31,8 +32,8 @@ fn needs_quotes(s: &str) -> bool {
     s.is_empty()
         || s.starts_with(char::is_whitespace)
         || s.ends_with(char::is_whitespace)
-        // Beyond SPEC's list (`,:{}[]"`, CR, LF): every control character and the Unicode line
-        // separators, which some viewers also break lines at.
+        // Beyond the characters the message must escape (`,:{}[]"`, CR, LF): every control
+        // character and the Unicode line separators, which some viewers also break lines at.
         || s.chars().any(|c| {
             matches!(c, ',' | ':' | '{' | '}' | '[' | ']' | '"')
                 || c.is_control()

@@ -1,4 +1,5 @@
-//! The in-memory dedup reservations (SPEC §1.4) behind [`super::MemoryStore`]'s `DedupStore`.
+//! The in-memory dedup reservations (`docs/webhooks.md`, Deduplication) behind
+//! [`super::MemoryStore`]'s `DedupStore`.
 //!
 //! On the trigger path of every webhook, so shaped for it (docs/performance.md): keys are
 //! looked up per agent by `&str`, without building an owned `(agent, key)` tuple per lookup,

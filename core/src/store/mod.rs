@@ -86,7 +86,7 @@ pub enum Reservation {
     Duplicate(RunId),
 }
 
-/// Delivery keys seen recently (SPEC §1.4), each scoped to an agent.
+/// Delivery keys seen recently (`docs/webhooks.md`, Deduplication), each scoped to an agent.
 #[async_trait]
 pub trait DedupStore: Send + Sync {
     /// Atomically reserves every key for `run` until `expires_at`, or none of them when any is

@@ -27,6 +27,15 @@ pub enum RuntimeBackend {
     Keeper { url: String, token: Secret },
 }
 
+impl From<crewship_settings::Runtime> for RuntimeBackend {
+    fn from(runtime: crewship_settings::Runtime) -> Self {
+        match runtime {
+            crewship_settings::Runtime::Process { work_dir } => Self::Process { work_dir },
+            crewship_settings::Runtime::Keeper { url, token } => Self::Keeper { url, token },
+        }
+    }
+}
+
 impl RuntimeBackend {
     /// Builds the runtime. The only place that knows all the adapters.
     pub fn build(&self) -> Result<Arc<dyn ContainerRuntime>, RuntimeError> {

@@ -1,8 +1,9 @@
-//! Agents and their secrets (SPEC §6): the management API behind the internal token, and the
-//! webhook-secret rotation a workspace's bearer token may ask for.
+//! Agents and their secrets (`docs/agents.md`): the management API behind the internal token, and
+//! the webhook-secret rotation a workspace's bearer token may ask for.
 //!
 //! - [`manage`]: `PUT`/`GET`/`DELETE /api/v1/internal/agents/{agentId}`, `GET /api/v1/internal/agents`.
 //! - [`rotate`]: `POST /api/v1/agents/{agentId}/webhook-secret/rotate`.
+//! - [`workspace`]: `GET /api/v1/agents`, the caller's workspace's agents (bearer token).
 //! - [`view`]: the agent as these endpoints show it — never a secret, nor an `env` value.
 //!
 //! Secrets leave the service in three answers only: the `201` of a creation that generated one,
@@ -11,9 +12,11 @@
 pub mod manage;
 pub mod rotate;
 pub mod view;
+pub mod workspace;
 
 pub use manage::{delete_agent, get_agent, list_agents, put_agent};
 pub use rotate::rotate_secret;
+pub use workspace::workspace_agents;
 
 /// How often a read-modify-write retries when the registry's compare-and-swap loses a race.
 const CAS_ATTEMPTS: usize = 8;

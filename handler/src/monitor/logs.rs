@@ -1,4 +1,4 @@
-//! `GET /api/v1/agents/{agentId}/logs` (SPEC §5.2).
+//! `GET /api/v1/agents/{agentId}/logs` (`docs/monitoring.md`, Logs).
 
 use axum::Json;
 use axum::extract::State;

@@ -1,4 +1,4 @@
-//! The monitoring API (SPEC §5.1, §5.2): bearer tokens bound to one workspace; anything of
+//! The monitoring API (`docs/monitoring.md`): bearer tokens bound to one workspace; anything of
 //! another workspace is `404`, exactly like something that does not exist.
 
 mod logs;

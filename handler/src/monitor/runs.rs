@@ -138,9 +138,9 @@ pub fn parse_limit(raw: Option<&str>, default: usize, max: usize) -> ApiResult<u
     }
 }
 
-/// SPEC §3: a QUEUED run is CANCELLED at once (`200`); a RUNNING run is marked for
-/// cancellation, its executor stops the process tree and finishes it (`202`); a finished run
-/// is `409`. Lost races re-read and decide again.
+/// `docs/executor.md`, Cancellation: a QUEUED run is CANCELLED at once (`200`); a RUNNING run is
+/// marked for cancellation, its executor stops the process tree and finishes it (`202`); a finished
+/// run is `409`. Lost races re-read and decide again.
 pub async fn cancel_run(
     State(state): State<AppState>,
     Caller(workspace): Caller,

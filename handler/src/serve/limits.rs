@@ -40,6 +40,24 @@ impl Default for ConnectionLimits {
 
 impl ConnectionLimits {
     /// What cannot work, by field name, for the bins' configuration errors.
+    /// The `[server]` section's limits, validated; an error names the key.
+    pub fn from_settings(
+        server: &crewship_settings::model::Server,
+    ) -> Result<Self, crewship_settings::SettingsError> {
+        let secs = Duration::from_secs;
+        let limits = Self {
+            header_read_timeout: secs(server.header_read_timeout_secs),
+            body_timeout: secs(server.body_timeout_secs),
+            idle_timeout: secs(server.idle_timeout_secs),
+            max_header_bytes: server.max_header_bytes,
+            max_connections: server.max_connections,
+        };
+        limits.validate().map_err(|(key, message)| {
+            crewship_settings::SettingsError::new(format!("server.{key}"), message)
+        })?;
+        Ok(limits)
+    }
+
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
         let zero = |d: Duration| d.is_zero();
         if zero(self.header_read_timeout) {

@@ -1,7 +1,7 @@
-//! Reading the body under the size limit (SPEC §1 step 3): a declared length over the limit is
-//! refused before reading, a body that grows past it is refused when it does. Never truncated.
-//! Both answers close the connection (the rest of the body is never read), and say so; so does
-//! a body that missed its deadline ([`crate::serve::BodyTimeout`], `408`).
+//! Reading the body under the size limit (`docs/webhooks.md` step 3): a declared length over the
+//! limit is refused before reading, a body that grows past it is refused when it does. Never
+//! truncated. Both answers close the connection (the rest of the body is never read), and say
+//! so; so does a body that missed its deadline ([`crate::serve::BodyTimeout`], `408`).
 
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, header};

@@ -1,4 +1,5 @@
-//! `POST /api/v1/webhooks/{crewId}/{agentId}/trigger` (SPEC §1): HTTP around the use case of
+//! `POST /api/v1/webhooks/{crewId}/{agentId}/trigger` (`docs/webhooks.md`): HTTP around the use
+//! case of
 //! `crewship_core::ingest`. Reads the body under its limit (step 3) and the request once, calls
 //! [`ingest::accept`], and maps its outcome or refusal to a status, a JSON body and headers.
 //!

@@ -1,6 +1,6 @@
 //! Reading a trigger request off HTTP, once: the path's ids, the headers the use case reads
-//! (SPEC §1.1–§1.4) and the body, into [`TriggerRequest`]. A header with an empty value counts
-//! as absent.
+//! (`docs/webhooks.md`: authentication, payload, deduplication) and the body, into
+//! [`TriggerRequest`]. A header with an empty value counts as absent.
 
 use axum::http::HeaderMap;
 use bytes::Bytes;

@@ -1,4 +1,4 @@
-//! Live runs over WebSocket (SPEC §5.3).
+//! Live runs over WebSocket (`docs/monitoring.md`, Live runs).
 //!
 //! - [`protocol`]: the protocol itself, transport-free: client frames in, replies and actions
 //!   out. Every transport drives it, so they all behave alike.

@@ -1,6 +1,7 @@
-//! The WebSocket protocol of SPEC §5.3 without any transport: a client frame goes in, the
-//! replies and the actions the transport must take come out. The local axum endpoint and an
-//! API Gateway WebSocket Lambda drive the same [`Session`], so both speak exactly one protocol.
+//! The WebSocket protocol of `docs/monitoring.md`, Live runs without any transport: a client frame
+//! goes in, the replies and the actions the transport must take come out. The local axum endpoint
+//! and an API Gateway WebSocket Lambda drive the same [`Session`], so both speak exactly one
+//! protocol.
 //!
 //! A session is unauthenticated until a valid bearer token arrives, on the upgrade request
 //! ([`Session::authenticated`]) or in an `auth` frame. A token belongs to one workspace, so the
@@ -14,7 +15,8 @@ use serde_json::json;
 
 use crate::monitor::TokenSet;
 
-/// Largest client frame the protocol accepts (SPEC §5.3), whatever the transport allows.
+/// Largest client frame the protocol accepts (`docs/monitoring.md`, Live runs), whatever the
+/// transport allows.
 pub const MAX_CLIENT_FRAME_BYTES: usize = 64 * 1024;
 
 /// WebSocket close codes the protocol uses (RFC 6455 §7.4.1).

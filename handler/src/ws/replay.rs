@@ -1,7 +1,7 @@
-//! Resuming a run's stream (SPEC §5.3): the stored log entries after a given `seq`, then, if
-//! the run has finished meanwhile, its `run.completed` / `run.failed` frame, so that a client
-//! that reconnects misses nothing. Transport-free: any transport sends the batches, and uses
-//! the [`ResumePoint`] to drop live frames the replay already covered.
+//! Resuming a run's stream (`docs/monitoring.md`, Live runs): the stored log entries after a given
+//! `seq`, then, if the run has finished meanwhile, its `run.completed` / `run.failed` frame, so
+//! that a client that reconnects misses nothing. Transport-free: any transport sends the batches,
+//! and uses the [`ResumePoint`] to drop live frames the replay already covered.
 //!
 //! Gap-free by construction when the transport subscribes to live frames *before* the replay
 //! starts: the executor stores a line before it publishes it, so a line is either stored before

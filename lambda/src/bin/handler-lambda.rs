@@ -1,27 +1,28 @@
 //! The handler on Lambda: the very router the local runner serves, under `lambda_http`, on the
-//! adapters the environment chooses (DynamoDB, SQS, S3). Clients are built once per cold start.
+//! adapters the settings choose (DynamoDB, SQS, S3). Settings from the environment
+//! (docs/configuration.md, binary `handler-lambda`); clients are built once per cold start.
 
 use crewship_aws::config::{Backends, aws_sdk_config, build_ports_with};
-use crewship_core::secret::Secret;
 use crewship_lambda::env::{Env, init_tracing};
+use crewship_settings::Bin;
 use handler::{AppState, HandlerConfig, Prerequisites};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    init_tracing();
     let sdk = aws_sdk_config().await;
-    let env = Env::load(&sdk).await?;
-    let backends = Backends::from_vars(|name| env.get(name))?;
-    let built = build_ports_with(&backends, &sdk);
-    let mut config = HandlerConfig::new(
-        env.get("CREWSHIP_INTERNAL_TOKEN").map(Secret::new),
+    let settings = Env::load(&sdk).await?.settings(Bin::HandlerLambda)?;
+    init_tracing(settings.log.format);
+    let built = build_ports_with(&Backends::from_settings(&settings)?, &sdk);
+    let tokens = settings.tokens()?.into_iter().map(|t| t.token).collect();
+    let config = HandlerConfig::from_settings(
+        &settings,
+        tokens,
         Prerequisites {
             orchestrator: Some(built.registry_name),
-            container_runtime: env.get("CREWSHIP_CONTAINER_RUNTIME"),
+            container_runtime: settings.server.container_runtime.clone(),
             log_writer: Some(built.log_writer_name),
         },
     );
-    config.tokens = env.api_tokens()?;
     // Live events travel through the WebSocket API, not this process.
     let state = AppState::new(built.ports, config, None);
     lambda_http::run(handler::router(state)).await

@@ -1,11 +1,12 @@
 //! The WebSocket API's function: `$connect`, `$disconnect` and `$default` (see
-//! `crewship_lambda::ws`). Configuration from the environment:
+//! `crewship_lambda::ws`). Settings from the environment (docs/configuration.md, binary
+//! `ws-lambda`):
 //!
 //! - `CREWSHIP_CONNECTIONS_TABLE`: the connections table.
 //! - `CREWSHIP_WS_ENDPOINT`: the stage's management endpoint, `https://{api}.execute-api.{region}.amazonaws.com/{stage}`.
 //! - `CREWSHIP_API_TOKENS` (or `CREWSHIP_API_TOKENS_SSM`): monitoring tokens, `workspace=token`
 //!   pairs separated by commas.
-//! - The store variables of `crewship_aws::config`, for resume (runs, agents, logs).
+//! - The `[store]` settings, for resume (runs, agents, logs).
 
 use std::sync::Arc;
 
@@ -14,24 +15,25 @@ use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use crewship_aws::config::{Backends, aws_sdk_config, build_ports_with};
 use crewship_lambda::env::{Env, init_tracing};
 use crewship_lambda::ws::{ApiGatewayPoster, DynamoConnections, WsFunction};
+use crewship_settings::Bin;
 use handler::monitor::TokenSet;
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    init_tracing();
     let sdk = aws_sdk_config().await;
-    let env = Env::load(&sdk).await?;
-    let table = env
-        .get("CREWSHIP_CONNECTIONS_TABLE")
-        .context("CREWSHIP_CONNECTIONS_TABLE is not set")?;
-    let endpoint = env
-        .get("CREWSHIP_WS_ENDPOINT")
-        .context("CREWSHIP_WS_ENDPOINT is not set")?;
-    let tokens = env.api_tokens()?;
+    let settings = Env::load(&sdk).await?.settings(Bin::WsLambda)?;
+    init_tracing(settings.log.format);
+    // Both are checked at load for this binary.
+    let table = settings
+        .ws
+        .connections_table
+        .clone()
+        .context("ws.connections_table")?;
+    let endpoint = settings.ws.endpoint.clone().context("ws.endpoint")?;
+    let tokens: Vec<_> = settings.tokens()?.into_iter().map(|t| t.token).collect();
     // Resuming reads runs, agents and logs from the same stores the handler writes.
-    let backends = Backends::from_vars(|name| env.get(name))?;
-    let ports = build_ports_with(&backends, &sdk).ports;
+    let ports = build_ports_with(&Backends::from_settings(&settings)?, &sdk).ports;
     let function = Arc::new(WsFunction {
         tokens: TokenSet::new(&tokens),
         connections: Arc::new(DynamoConnections::new(

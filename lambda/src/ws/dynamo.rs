@@ -4,19 +4,18 @@
 //! The broadcaster's holds and the replay's hand-over are single conditional `UpdateItem`s,
 //! so they are atomic with each other.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use crewship_aws::dynamodb::{self as attr, Item, get_bool, n, s};
 use crewship_core::ids::{RunId, WorkspaceId};
 
 use super::connections::{ConnectionError, ConnectionRecord, ConnectionStore, Held, Resume};
 
 /// The GSI the broadcaster queries.
 pub const WORKSPACE_INDEX: &str = "by_workspace";
-
-type Item = HashMap<String, AttributeValue>;
 
 #[derive(Debug, Clone)]
 pub struct DynamoConnections {
@@ -42,14 +41,6 @@ impl DynamoConnections {
 
 fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> ConnectionError {
     ConnectionError::Unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
-}
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-fn n(v: impl ToString) -> AttributeValue {
-    AttributeValue::N(v.to_string())
 }
 
 fn to_item(record: &ConnectionRecord) -> Item {
@@ -80,21 +71,14 @@ fn to_item(record: &ConnectionRecord) -> Item {
     item
 }
 
+/// The shared helpers read strictly (`Err` for absent); a connection's optional attributes
+/// read as `None`.
 fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name)
-        .and_then(|v| v.as_s().ok())
-        .map(String::as_str)
+    attr::get_s(item, name).ok()
 }
 
 fn get_n(item: &Item, name: &str) -> Option<i64> {
-    item.get(name)?.as_n().ok()?.parse().ok()
-}
-
-fn get_bool(item: &Item, name: &str) -> bool {
-    item.get(name)
-        .and_then(|v| v.as_bool().ok())
-        .copied()
-        .unwrap_or(false)
+    attr::get_n(item, name).ok()
 }
 
 fn parse<T: std::str::FromStr>(item: &Item, name: &str) -> Result<Option<T>, ConnectionError> {

@@ -1,5 +1,4 @@
-//! The workspace WebSocket of SPEC §5.3 on API Gateway (a WebSocket API in front of a Lambda),
-//! speaking the same protocol as the local `/ws` through the shared
+//! The workspace WebSocket on API Gateway (a WebSocket API in front of a Lambda), speaking the same protocol as the local `/ws` through the shared
 //! [`Session`](handler::ws::protocol::Session). See `docs/websocket-cloud.md`.
 //!
 //! - [`connections`]: the connection record persisted between invocations, the

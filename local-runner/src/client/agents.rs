@@ -1,5 +1,5 @@
-//! `local-runner agents put|get|list|delete`: the management API of SPEC §6 with the internal
-//! token. `put` reads one agent in the shape of a configuration file's `[[agents]]` entry.
+//! `local-runner agents put|get|list|delete`: the management API of `docs/agents.md` with the
+//! internal token. `put` reads one agent in the shape of a configuration file's `[[agents]]` entry.
 
 use std::path::PathBuf;
 

@@ -1,6 +1,6 @@
 //! Load generator for `bench/run.sh`: every request a distinct, correctly signed webhook, so the
-//! deduplication of SPEC §1.4 never turns two requests into one delivery. Prints one JSON line
-//! per measurement.
+//! deduplication of `docs/webhooks.md` never turns two requests into one delivery. Prints one JSON
+//! line per measurement.
 //!
 //! - `http`: N connections (hyper, keep-alive), for a duration or a request count, optionally
 //!   rate-limited; requests/s and latency percentiles.

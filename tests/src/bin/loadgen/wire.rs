@@ -33,10 +33,7 @@ impl Target {
             self.base, self.crew, self.agent
         );
         let body = serde_json::json!({ "event": event }).to_string();
-        let signature = hex::encode(e2e_tests::hmac_sha256(
-            self.secret.as_bytes(),
-            &[body.as_bytes()],
-        ));
+        let signature = e2e_tests::sign(&self.secret, body.as_bytes());
         let answer: Value = http
             .post(url)
             .header("content-type", "application/json")
@@ -64,7 +61,7 @@ pub fn body(n: u64, size: usize) -> Vec<u8> {
 }
 
 pub fn signed(uri: &hyper::Uri, secret: &str, body: Vec<u8>) -> Request<Full<Bytes>> {
-    let signature = hex::encode(e2e_tests::hmac_sha256(secret.as_bytes(), &[&body]));
+    let signature = e2e_tests::sign(secret, &body);
     Request::post(uri.clone())
         .header("host", uri.authority().map_or("localhost", |a| a.as_str()))
         .header("content-type", "application/json")

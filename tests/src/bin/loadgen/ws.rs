@@ -1,8 +1,8 @@
 //! `loadgen ws`: a `/ws` subscriber watches one run of an agent that prints many lines; the
 //! time from the webhook until the subscriber has every line and the run's final frame.
 //!
-//! The server drops a subscriber that falls too far behind (SPEC §5.3: a slow consumer never
-//! slows the executor). This client then does what a real one should: it reconnects and
+//! The server drops a subscriber that falls too far behind (`docs/monitoring.md`: a slow consumer
+//! never slows the executor). This client then does what a real one should: it reconnects and
 //! resumes the run after the last `seq` it has. "None lost" is checked strictly: the run's
 //! entries must arrive as 1, 2, 3, … with no gap; a repeat (possible only across a resume) is
 //! counted, not added.

@@ -1,0 +1,12 @@
+//! The executor's integration tests, one binary: real child processes under the local process
+//! runtime, over in-memory ports. Shared helpers live in [`common`].
+
+mod common;
+
+mod concurrency;
+mod defer;
+mod keeper_faults;
+mod lease;
+mod outcomes;
+mod output;
+mod runtime_conformance;

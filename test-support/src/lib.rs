@@ -1,0 +1,18 @@
+//! What the crates' integration tests share, so each crate's `tests/it/` binary stays small and
+//! no test reaches into another crate's `tests/` by path.
+//!
+//! - [`agent`]: [`AgentBuilder`](agent::AgentBuilder), an agent record with test defaults.
+//! - [`fixture`]: the secret and tokens of the shared fixture.
+//! - [`ws_conformance`]: the WebSocket protocol's conformance suite, run by every transport.
+//! - [`moto`] (feature `moto`): a pinned moto server for the AWS adapters' tests.
+//! - [`cloud`] (feature `aws`): fresh, uniquely named tables, queues and bucket on that server.
+
+pub mod agent;
+#[cfg(feature = "aws")]
+pub mod cloud;
+pub mod fixture;
+#[cfg(feature = "moto")]
+pub mod moto;
+pub mod ws_conformance;
+
+pub use agent::AgentBuilder;
