@@ -40,7 +40,10 @@ async fn connect(runner: &Runner) -> TcpStream {
 
 /// Reads until the server closes the connection; what it sent and when, or `None` when it
 /// was still open after `limit`.
-async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<(String, Duration)> {
+pub(crate) async fn read_until_closed(
+    stream: &mut TcpStream,
+    limit: Duration,
+) -> Option<(String, Duration)> {
     let start = Instant::now();
     let mut received = Vec::new();
     let read = tokio::time::timeout(limit, async {

@@ -1,11 +1,13 @@
 //! The Keeper server has the webhook server's connection limits, checks its token before it
 //! parses anything, and answers every error as the protocol's JSON (issue 16, items 2 and 5).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use e2e_tests::keeper::KeeperProcess;
+
+use crate::connection_limits::read_until_closed;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 const TOKEN: &str = "keeper-test-token";
@@ -14,27 +16,6 @@ async fn connect(keeper: &KeeperProcess) -> TcpStream {
     TcpStream::connect(keeper.url.trim_start_matches("http://"))
         .await
         .unwrap()
-}
-
-async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<(String, Duration)> {
-    let start = Instant::now();
-    let mut received = Vec::new();
-    let done = tokio::time::timeout(limit, async {
-        let mut buf = [0u8; 4096];
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => received.extend_from_slice(&buf[..n]),
-            }
-        }
-    })
-    .await;
-    done.ok().map(|()| {
-        (
-            String::from_utf8_lossy(&received).into_owned(),
-            start.elapsed(),
-        )
-    })
 }
 
 #[tokio::test]
