@@ -39,6 +39,7 @@ fn agent() -> Agent {
         rate_limit_per_min: 1_000_000,
         max_queued_runs: 1_000_000,
         max_concurrent_runs: 1,
+        isolation: Default::default(),
     }
 }
 

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::ids::{AgentId, CrewId, WorkspaceId};
+use crate::isolation::Isolation;
 use crate::secret::Secret;
 
 /// How the agent's command line is built (`docs/executor.md`, CLI adapters).
@@ -57,6 +58,9 @@ pub struct Agent {
     pub rate_limit_per_min: u32,
     pub max_queued_runs: u32,
     pub max_concurrent_runs: u32,
+    /// The confinement the agent asks of its runtime (`docs/runtimes.md`).
+    #[serde(default)]
+    pub isolation: Isolation,
 }
 
 impl Agent {

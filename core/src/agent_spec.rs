@@ -23,6 +23,7 @@ use crate::agent::{
     DEFAULT_RATE_LIMIT_PER_MIN,
 };
 use crate::ids::{AgentId, CrewId, WorkspaceId};
+use crate::isolation::Isolation;
 use crate::secret::Secret;
 
 pub const SECRET_LEN: RangeInclusive<usize> = 32..=512;
@@ -71,6 +72,8 @@ pub struct AgentSpec {
     pub max_queued_runs: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrent_runs: Option<u32>,
+    #[serde(default)]
+    pub isolation: Isolation,
 }
 
 fn default_adapter() -> String {
@@ -185,6 +188,7 @@ impl AgentSpec {
                 DEFAULT_MAX_CONCURRENT_RUNS,
                 MAX_CONCURRENT_RUNS,
             )?,
+            isolation: self.isolation.validate()?,
         })
     }
 }

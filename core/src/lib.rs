@@ -5,7 +5,7 @@
 //! - [`ids`], [`secret`], [`clock`]: small types used everywhere; [`api_token`]: a monitoring
 //!   token bound to its workspace.
 //! - [`agent`], [`run`], [`log`]: the records; [`agent_spec`]: an agent as an operator writes it,
-//!   and its validation.
+//!   and its validation; [`isolation`]: the confinement an agent asks for.
 //! - [`auth`], [`signature`]: webhook authentication on raw bytes; [`signer`]: the same schemes
 //!   from the sender's side.
 //! - [`payload`], [`message`]: the body as `docs/webhooks.md` (The payload) reads it and the
@@ -25,6 +25,7 @@ pub mod clock;
 pub mod error_code;
 pub mod ids;
 pub mod ingest;
+pub mod isolation;
 pub mod log;
 pub mod logs;
 pub mod message;

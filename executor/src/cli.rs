@@ -78,6 +78,7 @@ mod tests {
             rate_limit_per_min: 1,
             max_queued_runs: 1,
             max_concurrent_runs: 1,
+            isolation: Default::default(),
         }
     }
 

@@ -8,7 +8,7 @@ use crewship_core::agent::Agent;
 use crewship_core::message::{agent_message, generate_nonce};
 use crewship_core::payload::Payload;
 use crewship_core::run::{Run, RunStatus};
-use crewship_core::runtime::{Execution, ExitStatus, RuntimeId};
+use crewship_core::runtime::{Execution, ExitStatus, Placement, RuntimeId};
 use tokio_util::sync::CancellationToken;
 
 use crate::Executor;
@@ -60,7 +60,7 @@ impl Executor {
         stops: Stops,
     ) -> Result<Ending, Ending> {
         let agent = resolve(run, agent)?;
-        let runtime = self.ensure_runtime(run).await?;
+        let runtime = self.ensure_runtime(run, agent).await?;
         self.open_chat(run).await;
         let mut started = self.start(run, agent, &runtime).await?;
         let deadline = self.deadline_for(Some(agent));
@@ -69,9 +69,14 @@ impl Executor {
     }
 
     /// Step 2: the crew's container runtime, created or reused.
-    async fn ensure_runtime(&self, run: &Run) -> Result<RuntimeId, Ending> {
+    async fn ensure_runtime(&self, run: &Run, agent: &Agent) -> Result<RuntimeId, Ending> {
+        let place = Placement {
+            workspace: run.workspace_id.clone(),
+            crew: run.crew_id.clone(),
+            isolation: agent.isolation.clone(),
+        };
         self.runtime
-            .ensure(&run.crew_id)
+            .ensure(&place)
             .await
             .map_err(|e| Ending::failed(e.to_string()))
     }

@@ -35,6 +35,7 @@ impl AgentBuilder {
                 rate_limit_per_min: 600,
                 max_queued_runs: 1000,
                 max_concurrent_runs: 1,
+                isolation: Default::default(),
             },
         }
     }
@@ -118,6 +119,11 @@ impl AgentBuilder {
 
     pub fn max_concurrent_runs(mut self, n: u32) -> Self {
         self.agent.max_concurrent_runs = n;
+        self
+    }
+
+    pub fn isolation(mut self, isolation: crewship_core::isolation::Isolation) -> Self {
+        self.agent.isolation = isolation;
         self
     }
 

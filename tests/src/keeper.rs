@@ -73,9 +73,9 @@ impl KeeperProcess {
         self.child.id()
     }
 
-    /// Where Keeper runs the crew's agents.
-    pub fn crew_dir(&self, crew: &str) -> PathBuf {
-        self.dir.path().join("work").join(crew)
+    /// Where Keeper runs the crew's agents: one directory per workspace and crew.
+    pub fn crew_dir(&self, workspace: &str, crew: &str) -> PathBuf {
+        self.dir.path().join("work").join(workspace).join(crew)
     }
 
     /// SIGKILL, and reap it.

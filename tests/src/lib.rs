@@ -153,9 +153,10 @@ impl Runner {
         self.child.id()
     }
 
-    /// The crew's working directory, where the local process runtime runs its agents.
-    pub fn crew_dir(&self, crew: &str) -> PathBuf {
-        self.dir.path().join("work").join(crew)
+    /// A crew's working directory, where the local process runtime runs its agents: one per
+    /// workspace and crew.
+    pub fn crew_dir(&self, workspace: &str, crew: &str) -> PathBuf {
+        self.dir.path().join("work").join(workspace).join(crew)
     }
 
     pub fn trigger_url(&self, crew: &str, agent: &str) -> String {

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::ids::CrewId;
+use crate::ids::{CrewId, WorkspaceId};
+use crate::isolation::Isolation;
 use crate::log::Stream;
 use crate::secret::Secret;
 use crate::store::BoxError;
@@ -65,6 +66,33 @@ impl RuntimeError {
     }
 }
 
+/// Which crew's place to ensure, and how confined its agents ask to be. A place is keyed by
+/// workspace *and* crew: two workspaces that both name a crew `ops` never share a directory, a
+/// container or a Keeper runtime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub workspace: WorkspaceId,
+    pub crew: CrewId,
+    pub isolation: Isolation,
+}
+
+impl Placement {
+    /// The crew's place with the default isolation.
+    pub fn new(workspace: WorkspaceId, crew: CrewId) -> Self {
+        Self {
+            workspace,
+            crew,
+            isolation: Isolation::default(),
+        }
+    }
+
+    /// `<workspace>.<crew>`: unique, since neither id may contain a dot, and safe in a path, a
+    /// container name or a URL segment.
+    pub fn key(&self) -> String {
+        format!("{}.{}", self.workspace, self.crew)
+    }
+}
+
 /// The handle `ensure` returns; opaque outside the adapter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuntimeId(pub String);
@@ -109,7 +137,7 @@ pub trait Execution: Send {
 #[async_trait]
 pub trait ContainerRuntime: Send + Sync {
     /// Creates the crew's runtime or reuses the running one. Idempotent.
-    async fn ensure(&self, crew: &CrewId) -> Result<RuntimeId, RuntimeError>;
+    async fn ensure(&self, place: &Placement) -> Result<RuntimeId, RuntimeError>;
 
     /// Starts a command in the runtime.
     async fn exec(

@@ -19,6 +19,15 @@ pub struct RuntimeInfo {
     pub state: String,
 }
 
+/// The optional body of `PUT /v1/runtimes/{workspace}.{crew}`: how confined the crew's agents
+/// ask to be. An empty body asks for the defaults.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct EnsureRequest {
+    #[serde(default)]
+    pub isolation: crewship_core::isolation::Isolation,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Stdin {

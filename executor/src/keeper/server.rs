@@ -14,16 +14,15 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{post, put};
 use base64::Engine;
-use crewship_core::ids::CrewId;
-use crewship_core::runtime::{ContainerRuntime, ExecSpec, ExitStatus, RuntimeId};
+use crewship_core::runtime::{ContainerRuntime, ExecSpec, ExitStatus, Placement, RuntimeId};
 use crewship_core::secret::Secret;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
 use super::extract::{self, Authorized, KeeperPath, RawBody, parse_json};
 use super::protocol::{
-    ErrorBody, ExecRequest, Frame, KillRequest, MAX_ARGV, MAX_ENV, MAX_REQUEST_BYTES, RuntimeInfo,
-    Stdin,
+    EnsureRequest, ErrorBody, ExecRequest, Frame, KillRequest, MAX_ARGV, MAX_ENV,
+    MAX_REQUEST_BYTES, RuntimeInfo, Stdin,
 };
 
 type KillTx = mpsc::Sender<(Duration, oneshot::Sender<()>)>;
@@ -78,7 +77,7 @@ pub fn router(runtime: Arc<dyn ContainerRuntime>, token: Secret) -> Router {
         execs: Arc::default(),
     };
     Router::new()
-        // PUT takes a crew id, GET a runtime id: one path pattern, two meanings.
+        // PUT takes `<workspace>.<crew>`, GET a runtime id: one path pattern, two meanings.
         .route("/v1/runtimes/{key}", put(ensure).get(status))
         .route("/v1/runtimes/{id}/exec", post(exec))
         .route("/v1/execs/{id}/kill", post(kill))
@@ -103,12 +102,12 @@ pub async fn serve(
 async fn ensure(
     _: Authorized,
     State(state): State<KeeperState>,
-    KeeperPath(crew): KeeperPath,
+    KeeperPath(key): KeeperPath,
+    RawBody(body): RawBody,
 ) -> Result<Json<RuntimeInfo>, ApiError> {
-    let crew_id: CrewId = crew
-        .parse()
-        .map_err(|_| err(StatusCode::BAD_REQUEST, "bad_request", "invalid crew id"))?;
-    let local = state.runtime.ensure(&crew_id).await.map_err(|e| {
+    let place = placement(&key, &body)?;
+    let crew = place.crew.to_string();
+    let local = state.runtime.ensure(&place).await.map_err(|e| {
         tracing::warn!(error = %e, "ensure failed");
         err(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -116,7 +115,7 @@ async fn ensure(
             "runtime could not be ensured",
         )
     })?;
-    let id = format!("rt-{crew}");
+    let id = format!("rt-{key}");
     state
         .runtimes
         .lock()
@@ -127,6 +126,32 @@ async fn ensure(
         crew,
         state: "running".into(),
     }))
+}
+
+/// `<workspace>.<crew>` and the optional `EnsureRequest` body.
+fn placement(key: &str, body: &[u8]) -> Result<Placement, ApiError> {
+    let bad = || {
+        err(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "runtime key must be <workspace>.<crew>",
+        )
+    };
+    let (workspace, crew) = key.split_once('.').ok_or_else(bad)?;
+    let request: EnsureRequest = if body.is_empty() {
+        EnsureRequest::default()
+    } else {
+        parse_json(body)?
+    };
+    let isolation = request
+        .isolation
+        .validate()
+        .map_err(|e| err(StatusCode::BAD_REQUEST, "bad_request", e.to_string()))?;
+    Ok(Placement {
+        workspace: workspace.parse().map_err(|_| bad())?,
+        crew: crew.parse().map_err(|_| bad())?,
+        isolation,
+    })
 }
 
 async fn status(

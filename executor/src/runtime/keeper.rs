@@ -8,15 +8,15 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use crewship_core::ids::CrewId;
 use crewship_core::runtime::{
-    ContainerRuntime, ExecSpec, Execution, ExitStatus, OutputLine, RuntimeError, RuntimeId,
+    ContainerRuntime, ExecSpec, Execution, ExitStatus, OutputLine, Placement, RuntimeError,
+    RuntimeId,
 };
 use crewship_core::secret::Secret;
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 
 use crate::keeper::protocol::{
-    ErrorBody, ExecRequest, Frame, KillRequest, MAX_FRAME_BYTES, RuntimeInfo, Stdin,
+    EnsureRequest, ErrorBody, ExecRequest, Frame, KillRequest, MAX_FRAME_BYTES, RuntimeInfo, Stdin,
 };
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -143,10 +143,18 @@ async fn checked(result: reqwest::Result<Response>) -> Result<Response, KeeperEr
 
 #[async_trait]
 impl ContainerRuntime for KeeperRuntime {
-    async fn ensure(&self, crew: &CrewId) -> Result<RuntimeId, RuntimeError> {
-        let path = format!("/v1/runtimes/{}", crew.as_str());
+    async fn ensure(&self, place: &Placement) -> Result<RuntimeId, RuntimeError> {
+        let crew = &place.crew;
+        let path = format!("/v1/runtimes/{}", place.key());
+        let body = EnsureRequest {
+            isolation: place.isolation.clone(),
+        };
         let resp = self
-            .retrying(|| self.request(Method::PUT, &path).timeout(self.call_timeout))
+            .retrying(|| {
+                self.request(Method::PUT, &path)
+                    .json(&body)
+                    .timeout(self.call_timeout)
+            })
             .await
             .map_err(|e| RuntimeError::ensure(crew, e))?;
         let info: RuntimeInfo = resp

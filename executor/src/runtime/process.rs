@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use crewship_core::ids::CrewId;
 use crewship_core::log::Stream;
 use crewship_core::runtime::{
-    ContainerRuntime, ExecSpec, Execution, ExitStatus, OutputLine, RuntimeError, RuntimeId,
+    ContainerRuntime, ExecSpec, Execution, ExitStatus, OutputLine, Placement, RuntimeError,
+    RuntimeId,
 };
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -62,12 +62,16 @@ impl ProcessRuntime {
 
 #[async_trait]
 impl ContainerRuntime for ProcessRuntime {
-    async fn ensure(&self, crew: &CrewId) -> Result<RuntimeId, RuntimeError> {
-        // CrewId's alphabet ([A-Za-z0-9_-]) cannot climb out of the root.
-        let dir = self.root.join(crew.as_str());
+    async fn ensure(&self, place: &Placement) -> Result<RuntimeId, RuntimeError> {
+        // The ids' alphabet ([A-Za-z0-9_-]) cannot climb out of the root; one directory per
+        // workspace keeps two workspaces' crews of the same name apart.
+        let dir = self
+            .root
+            .join(place.workspace.as_str())
+            .join(place.crew.as_str());
         tokio::fs::create_dir_all(&dir).await.map_err(|source| {
             let dir = dir.clone();
-            RuntimeError::ensure(crew, ProcessError::CreateDir { dir, source })
+            RuntimeError::ensure(&place.crew, ProcessError::CreateDir { dir, source })
         })?;
         Ok(RuntimeId(dir.to_string_lossy().into_owned()))
     }

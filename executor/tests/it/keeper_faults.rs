@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 
-use crewship_core::ids::CrewId;
-use crewship_core::runtime::{ContainerRuntime, ExecSpec, RuntimeId};
+use crewship_core::runtime::{ContainerRuntime, ExecSpec, Placement, RuntimeId};
 use crewship_core::secret::Secret;
 use executor::runtime::KeeperRuntime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -75,10 +74,10 @@ async fn ensure_retries_then_fails_when_keeper_is_silent() {
     let rt = KeeperRuntime::new(&url, Secret::new("t"))
         .unwrap()
         .with_call_timeout(Duration::from_millis(200));
-    let crew: CrewId = "crew".parse().unwrap();
+    let place = Placement::new("ws".parse().unwrap(), "crew".parse().unwrap());
     // The first connection gets a (wrong) exec stream, the later ones silence: either way
     // ensure ends with an error instead of hanging.
-    let result = tokio::time::timeout(Duration::from_secs(60), rt.ensure(&crew))
+    let result = tokio::time::timeout(Duration::from_secs(60), rt.ensure(&place))
         .await
         .expect("ensure must be bounded");
     let text = result.unwrap_err().to_string();

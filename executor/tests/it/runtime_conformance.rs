@@ -4,9 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crewship_core::ids::CrewId;
 use crewship_core::log::Stream;
-use crewship_core::runtime::{ContainerRuntime, ExecSpec, Execution, ExitStatus, RuntimeId};
+use crewship_core::runtime::{
+    ContainerRuntime, ExecSpec, Execution, ExitStatus, Placement, RuntimeId,
+};
 use crewship_core::secret::Secret;
 use executor::runtime::lines::MAX_LINE_BYTES;
 use executor::runtime::{KeeperRuntime, ProcessRuntime};
@@ -22,11 +23,15 @@ fn sh(script: &str) -> ExecSpec {
     }
 }
 
+fn place(crew: &str) -> Placement {
+    Placement::new("ws-conf".parse().unwrap(), crew.parse().unwrap())
+}
+
 async fn start(rt: &Arc<dyn ContainerRuntime>, spec: ExecSpec) -> Box<dyn Execution> {
-    let crew: CrewId = "crew-conf".parse().unwrap();
-    let id: RuntimeId = rt.ensure(&crew).await.unwrap();
+    let place = place("crew-conf");
+    let id: RuntimeId = rt.ensure(&place).await.unwrap();
     // ensure is idempotent: the same crew gets the same runtime.
-    assert_eq!(rt.ensure(&crew).await.unwrap(), id);
+    assert_eq!(rt.ensure(&place).await.unwrap(), id);
     rt.exec(&id, spec).await.unwrap()
 }
 
@@ -132,7 +137,25 @@ async fn kill_stops_the_tree(rt: Arc<dyn ContainerRuntime>) {
 }
 
 /// Runs the whole suite against one runtime.
+/// Two workspaces that both name a crew `ops` get two places: a file one of them writes is not
+/// there for the other.
+async fn places_are_keyed_by_workspace_and_crew(rt: Arc<dyn ContainerRuntime>) {
+    let a = Placement::new("ws-a".parse().unwrap(), "ops".parse().unwrap());
+    let b = Placement::new("ws-b".parse().unwrap(), "ops".parse().unwrap());
+    let (id_a, id_b) = (rt.ensure(&a).await.unwrap(), rt.ensure(&b).await.unwrap());
+    assert_ne!(id_a, id_b);
+    let mut write = rt.exec(&id_a, sh("echo a > mine.txt")).await.unwrap();
+    assert_eq!(collect(&mut write).await.1, ExitStatus::Code(0));
+    let mut read = rt
+        .exec(&id_b, sh("cat mine.txt 2>/dev/null || echo absent"))
+        .await
+        .unwrap();
+    let (lines, _) = collect(&mut read).await;
+    assert_eq!(lines, vec![(Stream::Stdout, "absent".to_owned())]);
+}
+
 async fn suite(rt: Arc<dyn ContainerRuntime>) {
+    places_are_keyed_by_workspace_and_crew(rt.clone()).await;
     exit_codes_are_reported(rt.clone()).await;
     lines_arrive_in_order_per_stream(rt.clone()).await;
     stdin_is_delivered(rt.clone()).await;
@@ -177,7 +200,7 @@ async fn keeper_rejects_a_wrong_token_naming_keeper() {
     let dir = tempfile::tempdir().unwrap();
     let (url, stop) = keeper_server(dir.path()).await;
     let rt = KeeperRuntime::new(&url, Secret::new("wrong-token")).unwrap();
-    let err = rt.ensure(&"crew-a".parse().unwrap()).await.unwrap_err();
+    let err = rt.ensure(&place("crew-a")).await.unwrap_err();
     let text = err.to_string();
     assert!(text.contains("Keeper rejected the token"), "{text}");
     assert!(!text.contains("wrong-token"), "{text}");
@@ -192,10 +215,6 @@ async fn keeper_unreachable_fails_ensure_naming_keeper() {
         .local_addr()
         .unwrap();
     let rt = KeeperRuntime::new(&format!("http://{addr}"), Secret::new(TOKEN)).unwrap();
-    let text = rt
-        .ensure(&"crew-a".parse().unwrap())
-        .await
-        .unwrap_err()
-        .to_string();
+    let text = rt.ensure(&place("crew-a")).await.unwrap_err().to_string();
     assert!(text.contains("Keeper unreachable"), "{text}");
 }

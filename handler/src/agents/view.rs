@@ -28,6 +28,7 @@ pub fn agent_view(agent: &Agent, now: OffsetDateTime) -> Value {
         "rate_limit_per_min": agent.rate_limit_per_min,
         "max_queued_runs": agent.max_queued_runs,
         "max_concurrent_runs": agent.max_concurrent_runs,
+        "isolation": agent.isolation,
         "webhook_path": format!("/api/v1/webhooks/{}/{}/trigger", agent.crew_id, agent.id),
     })
 }

@@ -78,7 +78,7 @@ async fn run_through_keeper_completes_with_its_output_streamed() {
     assert!(lines.contains(&"to-stderr"), "{lines:?}");
     assert!(lines.contains(&"Event: push"), "{lines:?}");
     // Keeper ran it in its own crew directory.
-    assert!(keeper.crew_dir("crew").is_dir());
+    assert!(keeper.crew_dir("ws", "crew").is_dir());
 }
 
 #[tokio::test]
@@ -91,10 +91,10 @@ async fn run_over_its_deadline_is_killed_through_keeper() {
         .unwrap();
     assert_eq!(status, 202, "{answer}");
     let run_id = answer["run_id"].as_str().unwrap();
-    let child = read_pid(&keeper.crew_dir("crew").join("child.pid"))
+    let child = read_pid(&keeper.crew_dir("ws", "crew").join("child.pid"))
         .await
         .unwrap();
-    let grandchild = read_pid(&keeper.crew_dir("crew").join("grandchild.pid"))
+    let grandchild = read_pid(&keeper.crew_dir("ws", "crew").join("grandchild.pid"))
         .await
         .unwrap();
     let run = runner.wait_for_run(run_id, TOKEN, LIMIT).await.unwrap();
@@ -112,7 +112,7 @@ async fn keeper_killed_mid_run_fails_the_run_naming_keeper() {
         .unwrap();
     assert_eq!(status, 202, "{answer}");
     let run_id = answer["run_id"].as_str().unwrap();
-    let dir = keeper.crew_dir("crew");
+    let dir = keeper.crew_dir("ws", "crew");
     let child = read_pid(&dir.join("long-child.pid")).await.unwrap();
     let grandchild = read_pid(&dir.join("long-grandchild.pid")).await.unwrap();
     keeper.kill_hard();

@@ -98,7 +98,7 @@ async fn wait_running(runner: &Runner, run_id: &str) {
 #[tokio::test]
 async fn cancel_queued_running_and_finished_runs_through_the_api() {
     let runner = Runner::start(&config(5)).unwrap();
-    let crew = runner.crew_dir("holders");
+    let crew = runner.crew_dir("ws", "holders");
     let running = trigger(&runner, "holder", "holders").await;
     let child = read_pid(&crew.join("child.pid")).await.unwrap();
     let grandchild = read_pid(&crew.join("grandchild.pid")).await.unwrap();
@@ -158,13 +158,16 @@ async fn sigterm_lets_a_running_agent_finish_before_the_runner_exits() {
     let mut runner = Runner::start(&config(30)).unwrap();
     let run_id = trigger(&runner, "short", "shorts").await;
     wait_running(&runner, &run_id).await;
-    read_pid(&runner.crew_dir("shorts").join("child.pid"))
+    read_pid(&runner.crew_dir("ws", "shorts").join("child.pid"))
         .await
         .unwrap();
     let status = runner.terminate().unwrap();
     assert!(status.success(), "{status:?}\n{}", runner.output());
     assert!(
-        runner.crew_dir("shorts").join("finished.txt").exists(),
+        runner
+            .crew_dir("ws", "shorts")
+            .join("finished.txt")
+            .exists(),
         "the agent was cut short"
     );
     let output = runner.output();
@@ -178,7 +181,7 @@ async fn sigterm_lets_a_running_agent_finish_before_the_runner_exits() {
 async fn sigterm_past_the_grace_period_stops_the_agent_and_fails_its_run() {
     let mut runner = Runner::start(&config(1)).unwrap();
     let run_id = trigger(&runner, "holder", "holders").await;
-    let crew = runner.crew_dir("holders");
+    let crew = runner.crew_dir("ws", "holders");
     let child = read_pid(&crew.join("child.pid")).await.unwrap();
     let grandchild = read_pid(&crew.join("grandchild.pid")).await.unwrap();
     let status = runner.terminate().unwrap();

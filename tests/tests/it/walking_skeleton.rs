@@ -102,7 +102,7 @@ async fn deadline_ends_the_run_as_timeout_and_kills_the_process_tree() {
         .await
         .unwrap();
     assert_eq!(status, 202);
-    let crew_dir = runner.crew_dir("crew");
+    let crew_dir = runner.crew_dir("ws", "crew");
     let child = read_pid(&crew_dir.join("child.pid")).await.unwrap();
     let grandchild = read_pid(&crew_dir.join("grandchild.pid")).await.unwrap();
     assert!(process_alive(grandchild));

@@ -79,7 +79,7 @@ impl Harness {
 
     /// The crew's working directory, where agents run and write their marker files.
     pub fn crew_dir(&self) -> PathBuf {
-        self.dir.path().join("work").join("crew")
+        self.dir.path().join("work").join("ws").join("crew")
     }
 
     /// A QUEUED run for `agent`, stored and sent to the queue, as the handler does.
