@@ -79,6 +79,7 @@ fn data_rendering(c: &mut Criterion) {
             github_event: Some("pull_request"),
             gitlab_event: None,
         },
+        crewship_core::json_depth::DEFAULT_MAX_DEPTH,
     )
     .unwrap();
     let data = Payload::data_of(&payload.raw).to_owned();

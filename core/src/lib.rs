@@ -9,7 +9,7 @@
 //! - [`auth`], [`signature`]: webhook authentication on raw bytes; [`signer`]: the same schemes
 //!   from the sender's side.
 //! - [`payload`], [`message`]: the body as `docs/webhooks.md` (The payload) reads it and the
-//!   message the agent gets.
+//!   message the agent gets; [`json_depth`]: the nesting limit checked before any parsing.
 //! - [`ingest`]: the trigger use case ([`ingest::accept`]), with the rate limiter and the
 //!   guards that give back a dedup reservation and a token when a request fails.
 //! - [`error_code`]: every machine error code of the HTTP API, listed once.
@@ -26,6 +26,7 @@ pub mod error_code;
 pub mod ids;
 pub mod ingest;
 pub mod isolation;
+pub mod json_depth;
 pub mod log;
 pub mod logs;
 pub mod message;

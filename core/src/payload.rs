@@ -6,6 +6,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
+use crate::json_depth;
+
 /// Why a body is not an acceptable payload. The message points at the problem.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -79,9 +81,20 @@ fn kind_of(raw: &str) -> &'static str {
 }
 
 impl Payload {
-    /// Validates `body` and derives event and source. The empty body is the empty object.
-    pub fn parse(body: &[u8], hints: SenderHints<'_>) -> Result<Self, PayloadError> {
-        let raw: Box<RawValue> = if body.iter().all(u8::is_ascii_whitespace) {
+    /// Validates `body` and derives event and source. The empty body is the empty object; one of
+    /// only whitespace is not JSON. Nesting deeper than `max_depth` is refused before parsing.
+    pub fn parse(
+        body: &[u8],
+        hints: SenderHints<'_>,
+        max_depth: usize,
+    ) -> Result<Self, PayloadError> {
+        json_depth::check(body, max_depth).map_err(|e| {
+            PayloadError(format!(
+                "the payload nests deeper than {} levels (the server's max_json_depth)",
+                e.limit
+            ))
+        })?;
+        let raw: Box<RawValue> = if body.is_empty() {
             RawValue::from_string("{}".to_owned()).expect("valid JSON")
         } else {
             serde_json::from_slice(body)
@@ -143,9 +156,10 @@ fn raw_form_origin(keys: &Keys<'_>, hints: SenderHints<'_>) -> (String, String) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json_depth::DEFAULT_MAX_DEPTH;
 
     fn parse(body: &str) -> Result<Payload, PayloadError> {
-        Payload::parse(body.as_bytes(), SenderHints::default())
+        Payload::parse(body.as_bytes(), SenderHints::default(), DEFAULT_MAX_DEPTH)
     }
 
     #[test]
@@ -180,23 +194,37 @@ mod tests {
     }
 
     #[test]
+    fn a_body_of_only_whitespace_is_not_json() {
+        let e = parse(" \n\t").unwrap_err();
+        assert!(e.0.contains("invalid JSON payload"), "{e}");
+    }
+
+    #[test]
+    fn nesting_past_the_limit_is_refused_naming_it() {
+        let deep = format!("{{\"data\":{}{}}}", "[".repeat(128), "]".repeat(128));
+        let e = Payload::parse(deep.as_bytes(), SenderHints::default(), 128).unwrap_err();
+        assert!(e.0.contains("deeper than 128 levels"), "{e}");
+        assert!(Payload::parse(deep.as_bytes(), SenderHints::default(), 129).is_ok());
+    }
+
+    #[test]
     fn github_and_gitlab_headers_name_the_event() {
         let gh = SenderHints {
             github_event: Some("pull_request"),
             gitlab_event: None,
         };
-        let p = Payload::parse(br#"{"action":"opened"}"#, gh).unwrap();
+        let p = Payload::parse(br#"{"action":"opened"}"#, gh, DEFAULT_MAX_DEPTH).unwrap();
         assert_eq!(
             (p.event.as_str(), p.source.as_str()),
             ("pull_request.opened", "github")
         );
-        let p = Payload::parse(br#"{"action":7}"#, gh).unwrap();
+        let p = Payload::parse(br#"{"action":7}"#, gh, DEFAULT_MAX_DEPTH).unwrap();
         assert_eq!(p.event, "pull_request");
         let gl = SenderHints {
             github_event: None,
             gitlab_event: Some("Push Hook"),
         };
-        let p = Payload::parse(b"{}", gl).unwrap();
+        let p = Payload::parse(b"{}", gl, DEFAULT_MAX_DEPTH).unwrap();
         assert_eq!(
             (p.event.as_str(), p.source.as_str()),
             ("Push Hook", "gitlab")

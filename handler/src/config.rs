@@ -17,6 +17,8 @@ pub const DEFAULT_SECRET_ROTATION_GRACE: Duration = Duration::from_secs(24 * 360
 #[derive(Debug, Clone)]
 pub struct HandlerConfig {
     pub body_limit_bytes: usize,
+    /// Deepest nesting accepted in any JSON body: webhooks, management bodies, `/ws` frames.
+    pub max_json_depth: usize,
     pub timestamp_tolerance: Duration,
     pub dedup_window: Duration,
     pub legacy_secret_sunset: OffsetDateTime,
@@ -74,6 +76,7 @@ impl HandlerConfig {
     pub fn new(internal_token: Option<Secret>, prerequisites: Prerequisites) -> Self {
         Self {
             body_limit_bytes: 1024 * 1024,
+            max_json_depth: crewship_core::json_depth::DEFAULT_MAX_DEPTH,
             timestamp_tolerance: Duration::from_secs(300),
             dedup_window: Duration::from_secs(24 * 3600),
             legacy_secret_sunset: DEFAULT_LEGACY_SUNSET,
@@ -96,6 +99,7 @@ impl HandlerConfig {
         let s = &settings.server;
         let mut config = Self::new(s.internal_token.clone(), prerequisites);
         config.body_limit_bytes = s.body_limit_bytes;
+        config.max_json_depth = s.max_json_depth;
         config.timestamp_tolerance = Duration::from_secs(s.timestamp_tolerance_secs);
         config.dedup_window = Duration::from_secs(s.dedup_window_secs);
         config.legacy_secret_sunset = s.legacy_secret_sunset;

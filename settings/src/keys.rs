@@ -144,6 +144,13 @@ pub static KEYS: &[Key] = &[
         "Largest accepted webhook body in bytes.",
     ),
     key(
+        "server.max_json_depth",
+        "CREWSHIP_MAX_JSON_DEPTH",
+        Int,
+        HANDLING,
+        "Deepest nesting of arrays and objects accepted in a JSON body (1 to 1024).",
+    ),
+    key(
         "server.timestamp_tolerance_secs",
         "CREWSHIP_TIMESTAMP_TOLERANCE_SECS",
         Int,

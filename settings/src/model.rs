@@ -31,6 +31,7 @@ pub struct Server {
     pub listen: SocketAddr,
     pub internal_token: Option<Secret>,
     pub body_limit_bytes: usize,
+    pub max_json_depth: usize,
     pub timestamp_tolerance_secs: u64,
     pub dedup_window_secs: u64,
     #[serde(with = "time::serde::rfc3339")]

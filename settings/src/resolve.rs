@@ -8,6 +8,7 @@ use std::time::Duration;
 use crewship_core::agent::Agent;
 use crewship_core::api_token::{self, ApiToken};
 use crewship_core::ids::WorkspaceId;
+use crewship_core::json_depth::MAX_CONFIGURABLE_DEPTH;
 use crewship_core::secret::Secret;
 
 use crate::keys::Bin;
@@ -49,6 +50,12 @@ impl Settings {
         }
         if bin == Server && self.server.internal_token.is_none() {
             return Err(err("server.internal_token", "required by crewship-server"));
+        }
+        if !(1..=MAX_CONFIGURABLE_DEPTH).contains(&self.server.max_json_depth) {
+            return Err(err(
+                "server.max_json_depth",
+                format!("must be from 1 to {MAX_CONFIGURABLE_DEPTH}"),
+            ));
         }
         if self.executor.run_timeout_secs == 0 {
             return Err(err("executor.run_timeout_secs", "must be at least 1"));

@@ -191,7 +191,7 @@ impl Runner {
             .send()
             .await?;
         let status = response.status().as_u16();
-        Ok((status, response.json().await.unwrap_or(Value::Null)))
+        Ok((status, deep_json(&response.bytes().await?)))
     }
 
     /// Polls the run until it is terminal (or `limit` passes, which fails the test).
@@ -281,6 +281,16 @@ fn spawn_capture(mut reader: impl BufRead + Send + 'static, into: Arc<Mutex<Stri
 }
 
 /// Sends a signal by name to a process we started.
+/// JSON without serde_json's default nesting limit of 128 levels: a run record carries its
+/// payload, which may nest as deep as the server's `max_json_depth` (up to 1024) allows.
+/// `Value::Null` for what is not JSON.
+pub fn deep_json(bytes: &[u8]) -> Value {
+    use serde::Deserialize;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    de.disable_recursion_limit();
+    Value::deserialize(&mut de).unwrap_or(Value::Null)
+}
+
 pub fn signal(pid: u32, name: &str) {
     let _ = Command::new("kill")
         .arg(format!("-{name}"))

@@ -40,6 +40,8 @@ pub struct IngestSettings {
     pub timestamp_tolerance: Duration,
     pub dedup_window: Duration,
     pub legacy_secret_sunset: OffsetDateTime,
+    /// Deepest nesting a payload may have (`json_depth`).
+    pub max_json_depth: usize,
 }
 
 /// What an accepted request became.
@@ -88,8 +90,12 @@ pub async fn accept(
     if !request.declares_json(verified.body()) {
         return Err(with_flag(Rejection::UnsupportedMediaType));
     }
-    let payload = Payload::parse(verified.body(), request.sender_hints())
-        .map_err(|e| with_flag(Rejection::InvalidPayload(e.0)))?;
+    let payload = Payload::parse(
+        verified.body(),
+        request.sender_hints(),
+        settings.max_json_depth,
+    )
+    .map_err(|e| with_flag(Rejection::InvalidPayload(e.0)))?;
 
     // Step 10: deduplication.
     let keys = dedup::keys(request.delivery_id.as_deref(), &verified);

@@ -7,14 +7,27 @@ pub const MAX_RENDERED_BYTES: usize = 64 * 1024;
 
 /// Renders valid JSON text (`{k: v}`, `[a, b]`, bare strings where safe), truncated past
 /// [`MAX_RENDERED_BYTES`].
+///
+/// Valid JSON renders token by token — structure, separators, strings and literals each map to
+/// their rendering without looking at what encloses them — so the walk keeps no stack and is
+/// safe at any depth (a recursive walk overflowed at ~27,500 levels and aborted the process).
 pub fn render_data(json: &str) -> String {
     let mut out = String::with_capacity(json.len().min(MAX_RENDERED_BYTES + 64));
-    let mut walker = Walker {
+    let mut tokens = Tokens {
         s: json.as_bytes(),
         text: json,
         i: 0,
     };
-    walker.value(&mut out);
+    while let Some(token) = tokens.next_token() {
+        match token {
+            Token::Punct(b',') => out.push_str(", "),
+            Token::Punct(b':') => out.push_str(": "),
+            Token::Punct(c) => out.push(char::from(c)),
+            Token::String(s) => render_string(&s, &mut out),
+            // Numbers and literals are copied exactly as written.
+            Token::Literal(text) => out.push_str(text),
+        }
+    }
     truncate(out)
 }
 
@@ -56,78 +69,44 @@ fn truncate(mut out: String) -> String {
     out
 }
 
+enum Token<'a> {
+    /// `{`, `}`, `[`, `]`, `,` or `:`.
+    Punct(u8),
+    String(String),
+    Literal(&'a str),
+}
+
 /// A cursor over JSON text that has already been validated, so it never reports errors: on
 /// anything unexpected it stops, which cannot happen for valid input.
-struct Walker<'a> {
+struct Tokens<'a> {
     s: &'a [u8],
     text: &'a str,
     i: usize,
 }
 
-impl Walker<'_> {
-    fn skip_ws(&mut self) {
-        while self.i < self.s.len() && self.s[self.i].is_ascii_whitespace() {
+impl<'a> Tokens<'a> {
+    fn next_token(&mut self) -> Option<Token<'a>> {
+        while self.s.get(self.i)?.is_ascii_whitespace() {
             self.i += 1;
         }
-    }
-
-    fn peek(&mut self) -> u8 {
-        self.skip_ws();
-        self.s.get(self.i).copied().unwrap_or(0)
-    }
-
-    fn value(&mut self, out: &mut String) {
-        match self.peek() {
-            b'{' => self.container(out, b'}', true),
-            b'[' => self.container(out, b']', false),
-            b'"' => {
-                let s = self.string();
-                render_string(&s, out);
+        let c = self.s[self.i];
+        Some(match c {
+            b'{' | b'}' | b'[' | b']' | b',' | b':' => {
+                self.i += 1;
+                Token::Punct(c)
             }
-            0 => {}
+            b'"' => Token::String(self.string()),
             _ => {
-                // Numbers and literals are copied exactly as written.
                 let start = self.i;
                 while self.i < self.s.len()
-                    && !matches!(self.s[self.i], b',' | b'}' | b']')
+                    && !matches!(self.s[self.i], b',' | b'}' | b']' | b':')
                     && !self.s[self.i].is_ascii_whitespace()
                 {
                     self.i += 1;
                 }
-                out.push_str(&self.text[start..self.i]);
+                Token::Literal(&self.text[start..self.i])
             }
-        }
-    }
-
-    fn container(&mut self, out: &mut String, close: u8, object: bool) {
-        out.push(if object { '{' } else { '[' });
-        self.i += 1;
-        let mut first = true;
-        loop {
-            match self.peek() {
-                b',' => self.i += 1,
-                c if c == close || c == 0 => {
-                    self.i += 1;
-                    break;
-                }
-                _ => {
-                    if !first {
-                        out.push_str(", ");
-                    }
-                    first = false;
-                    if object {
-                        let key = self.string();
-                        render_string(&key, out);
-                        out.push_str(": ");
-                        if self.peek() == b':' {
-                            self.i += 1;
-                        }
-                    }
-                    self.value(out);
-                }
-            }
-        }
-        out.push(if object { '}' } else { ']' });
+        })
     }
 
     /// Decodes the string token at the cursor (which is on its opening quote).
@@ -200,6 +179,21 @@ mod tests {
             assert_eq!(render_data(json), want, "{json}");
         }
         assert_eq!(render_data(r#"{"a b": 1, "": 2}"#), r#"{a b: 1, "": 2}"#);
+    }
+
+    #[test]
+    fn any_depth_renders_without_recursion() {
+        let json = format!("{{\"a\": {}{}}}", "[".repeat(30_000), "]".repeat(30_000));
+        let out = render_data(&json);
+        assert!(
+            out.starts_with("{a: [[[") && out.ends_with("]]]}"),
+            "{}",
+            &out[..20]
+        );
+        assert_eq!(
+            render_data(r#"{"a": {"b": [1, {"c": "d"}]}}"#),
+            "{a: {b: [1, {c: d}]}}"
+        );
     }
 
     #[test]

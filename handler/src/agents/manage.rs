@@ -52,6 +52,8 @@ pub async fn put_agent(
     body: Body,
 ) -> ApiResult<Response> {
     let bytes = read_limited(&headers, body, BODY_LIMIT_BYTES).await?;
+    crewship_core::json_depth::check(&bytes, state.config.max_json_depth)
+        .map_err(|e| invalid_agent(format!("the body is not a valid agent: {e}")))?;
     let spec: AgentSpec = serde_json::from_slice(&bytes)
         .map_err(|e| invalid_agent(format!("the body is not a valid agent: {e}")))?;
     let desired = spec

@@ -41,6 +41,7 @@ pub async fn trigger(
         timestamp_tolerance: config.timestamp_tolerance,
         dedup_window: config.dedup_window,
         legacy_secret_sunset: config.legacy_secret_sunset,
+        max_json_depth: config.max_json_depth,
     };
     let (mut response, legacy_secret) =
         match ingest::accept(&state.ports, &state.limiter, &settings, request).await {

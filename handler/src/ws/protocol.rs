@@ -10,6 +10,7 @@
 use std::collections::BTreeSet;
 
 use crewship_core::ids::{RunId, WorkspaceId};
+use crewship_core::json_depth;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -150,6 +151,11 @@ impl Session {
     pub fn handle_text(&mut self, text: &str, tokens: &TokenSet) -> Vec<Effect> {
         if text.len() > MAX_CLIENT_FRAME_BYTES {
             return self.frame_too_large();
+        }
+        // The protocol's frames are flat; the same nesting limit as every other JSON the
+        // service reads keeps a hostile frame from costing more than its bytes.
+        if let Err(e) = json_depth::check(text.as_bytes(), json_depth::DEFAULT_MAX_DEPTH) {
+            return vec![Effect::Send(error(None, &format!("invalid frame: {e}")))];
         }
         let frame = match serde_json::from_str::<ClientFrame>(text) {
             Ok(frame) => frame,
@@ -343,6 +349,25 @@ mod tests {
             assert!(closes(&effects), "{token:?}");
             assert!(!s.is_authenticated());
         }
+    }
+
+    #[test]
+    fn a_deeply_nested_frame_is_an_error_frame_and_the_session_goes_on() {
+        let mut s = Session::authenticated(ws("a"));
+        let deep = format!(
+            r#"{{"type":"ping","x":{}{}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        let effects = s.handle_text(&deep, &tokens());
+        let message = sent(&effects)[0]["payload"]["message"].clone();
+        assert!(
+            message.as_str().unwrap().contains("deeper than 128"),
+            "{message}"
+        );
+        assert!(!closes(&effects));
+        let effects = s.handle_text(r#"{"type":"ping"}"#, &tokens());
+        assert_eq!(sent(&effects)[0]["type"], "pong");
     }
 
     #[test]

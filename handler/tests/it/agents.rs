@@ -342,6 +342,23 @@ async fn invalid_agents_are_refused_with_a_400_naming_the_problem() {
     .await;
     assert_eq!(response.status(), 400);
     assert_eq!(answer["error"], "invalid_agent");
+    let deep = format!(r#"{{"env":{}{}}}"#, "[".repeat(30_000), "]".repeat(30_000));
+    let (response, answer) = send(
+        &app,
+        Request::put("/api/v1/internal/agents/x")
+            .header("x-internal-token", INTERNAL)
+            .body(Body::from(deep))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(answer["error"], "invalid_agent");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("deeper than 128 levels")
+    );
     let huge = "x".repeat(handler::agents::BODY_LIMIT_BYTES + 1);
     let (response, _) = send(
         &app,

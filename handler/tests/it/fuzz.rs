@@ -6,6 +6,7 @@
 use crate::common::*;
 use axum::body::Body;
 use axum::http::{Request, header};
+use crewship_core::json_depth::DEFAULT_MAX_DEPTH;
 use crewship_core::message::{MAX_RENDERED_BYTES, agent_message, render_data};
 use crewship_core::payload::{Payload, SenderHints};
 use proptest::collection::vec;
@@ -66,7 +67,7 @@ proptest! {
     #[test]
     fn parsing_and_rendering_never_crash(data in json_value(), envelope in any::<bool>()) {
         let body = if envelope { format!("{{\"event\":\"e\",\"data\":{data}}}") } else { data.clone() };
-        if let Ok(payload) = Payload::parse(body.as_bytes(), SenderHints::default()) {
+        if let Ok(payload) = Payload::parse(body.as_bytes(), SenderHints::default(), DEFAULT_MAX_DEPTH) {
             let data = Payload::data_of(&payload.raw);
             let rendered = render_data(data);
             prop_assert!(!rendered.contains('\n') && !rendered.contains('\r'), "{rendered}");

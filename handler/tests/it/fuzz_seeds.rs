@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use crate::common::*;
 use axum::body::Body;
 use axum::http::{Request, header};
+use crewship_core::json_depth::MAX_CONFIGURABLE_DEPTH;
 use crewship_core::message::{agent_message, render_data};
 use crewship_core::payload::{Payload, SenderHints};
 
@@ -24,31 +25,50 @@ fn deep_seeds() -> Vec<(String, String)> {
         .collect()
 }
 
-/// Every walk over an accepted payload (rendering, the message, re-serialisation) finishes;
-/// a payload the parser refuses is never walked at all. On the code before the nesting limit,
-/// rendering these seeds overflows the stack and aborts this test binary.
+/// Every walk over an accepted payload (rendering, the message, re-serialisation) finishes at
+/// the deepest limit that may be configured; a deeper payload the parser refuses. On the code
+/// before the nesting limit, rendering the seeds overflowed the stack and aborted the process.
 #[test]
-#[ignore = "needs the ingest nesting limit of issue 16 item 1; un-ignore when it lands"]
 fn deep_seed_payloads_never_overflow_a_walk() {
-    for (name, text) in deep_seeds() {
-        let Ok(payload) = Payload::parse(text.as_bytes(), SenderHints::default()) else {
-            continue;
-        };
+    let seeds = deep_seeds();
+    assert!(!seeds.is_empty());
+    for (name, text) in seeds {
+        let refused = Payload::parse(
+            text.as_bytes(),
+            SenderHints::default(),
+            MAX_CONFIGURABLE_DEPTH,
+        );
+        assert!(
+            refused.is_err(),
+            "{name} is deeper than any configurable limit"
+        );
+        // The renderer alone keeps no stack: even the seed itself renders.
+        assert!(!render_data(&text).is_empty(), "{name}");
+    }
+    let deepest = MAX_CONFIGURABLE_DEPTH - 1;
+    for (open, close) in [("[", "]"), ("{\"k\":", "}")] {
+        let text = format!(
+            "{{\"data\":{}1{}}}",
+            open.repeat(deepest),
+            close.repeat(deepest)
+        );
+        let payload = Payload::parse(
+            text.as_bytes(),
+            SenderHints::default(),
+            MAX_CONFIGURABLE_DEPTH,
+        )
+        .unwrap();
         let data = Payload::data_of(&payload.raw);
         let rendered = render_data(data);
         let message = agent_message(&payload.event, &payload.source, data, "nonce");
         let json = serde_json::to_string(&payload.raw).unwrap();
-        assert!(
-            !rendered.is_empty() && !message.is_empty() && !json.is_empty(),
-            "{name}"
-        );
+        assert!(rendered.ends_with(close) && message.contains(&rendered[..64]));
+        assert_eq!(json, text);
     }
 }
 
-/// Depends on the ingest nesting limit (issue 16, item 1): deeper than the limit is `400
-/// invalid_payload` naming the limit, and no run is created.
+/// Deeper than the limit is `400 invalid_payload` naming the limit, and no run is created.
 #[tokio::test]
-#[ignore = "needs the ingest nesting limit of issue 16 item 1; un-ignore when it lands"]
 async fn deep_seed_bodies_are_refused_at_ingest() {
     let app = app();
     for (name, text) in deep_seeds() {

@@ -15,9 +15,13 @@
 //! Lines are never coalesced into one message: the protocol is one JSON frame per message,
 //! the same as the local `/ws`.
 
+use std::collections::BTreeMap;
+
 use crewship_core::broadcast::BroadcastEvent;
 use crewship_core::ids::WorkspaceId;
+use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// Largest `PostToConnection` body.
 pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
@@ -32,17 +36,16 @@ pub fn fit(frame: String) -> Vec<String> {
     if frame.len() <= MAX_MESSAGE_BYTES {
         return vec![frame];
     }
-    let Ok(mut value) = serde_json::from_str::<Value>(&frame) else {
+    let Ok(kind) = serde_json::from_str::<Kind>(&frame) else {
         return Vec::new();
     };
-    match value["type"].as_str() {
-        Some("agent.log") => split_log(value),
-        _ => {
-            if let Some(payload) = value["payload"].as_object_mut() {
-                payload.insert("payload".into(), Value::Null);
-                payload.insert("payload_omitted".into(), Value::Bool(true));
-            }
-            let frame = value.to_string();
+    if kind.kind == "agent.log" {
+        // A log frame carries a line of output, never a webhook body: its depth is fixed.
+        return serde_json::from_str(&frame).map_or_else(|_| Vec::new(), split_log);
+    }
+    match without_payload(&frame) {
+        None => Vec::new(),
+        Some(frame) => {
             if frame.len() <= MAX_MESSAGE_BYTES {
                 vec![frame]
             } else {
@@ -54,6 +57,31 @@ pub fn fit(frame: String) -> Vec<String> {
             }
         }
     }
+}
+
+/// The frame's `type`; the rest is skipped without being built.
+#[derive(Deserialize)]
+struct Kind<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: &'a str,
+}
+
+/// A run frame with its record's `payload` (the webhook body) replaced by `null` and
+/// `"payload_omitted": true`. Both levels are read as raw JSON, so the body is copied, never
+/// walked: it may nest as deep as the ingest limit allows, which a `Value` would refuse or
+/// recurse into.
+fn without_payload(frame: &str) -> Option<String> {
+    type Raw = Box<RawValue>;
+    let mut top: BTreeMap<String, Raw> = serde_json::from_str(frame).ok()?;
+    if let Some(record) = top.get("payload") {
+        let mut record: BTreeMap<String, Raw> = serde_json::from_str(record.get()).ok()?;
+        let raw = |text: &str| RawValue::from_string(text.to_owned()).expect("valid JSON");
+        record.insert("payload".into(), raw("null"));
+        record.insert("payload_omitted".into(), raw("true"));
+        let record = RawValue::from_string(serde_json::to_string(&record).ok()?).ok()?;
+        top.insert("payload".into(), record);
+    }
+    serde_json::to_string(&top).ok()
 }
 
 fn split_log(value: Value) -> Vec<String> {
@@ -149,6 +177,26 @@ mod tests {
         let v: Value = serde_json::from_str(&messages[0]).unwrap();
         assert_eq!(v["payload"]["id"], "run_1");
         assert_eq!(v["payload"]["payload"], Value::Null);
+        assert_eq!(v["payload"]["payload_omitted"], true);
+    }
+
+    #[test]
+    fn a_run_frame_with_a_payload_as_deep_as_any_limit_allows_is_still_sent() {
+        let depth = crewship_core::json_depth::MAX_CONFIGURABLE_DEPTH;
+        let body = format!(
+            r#"{{"data":{}"{}"{}}}"#,
+            "[".repeat(depth - 1),
+            "y".repeat(200 * 1024),
+            "]".repeat(depth - 1)
+        );
+        let frame = format!(
+            r#"{{"type":"run.completed","channel":"workspace:w","payload":{{"id":"run_1","payload":{body}}}}}"#
+        );
+        let messages = fit(frame);
+        assert_eq!(messages.len(), 1, "the frame was dropped");
+        let v: Value = serde_json::from_str(&messages[0]).unwrap();
+        assert_eq!(v["type"], "run.completed");
+        assert_eq!(v["payload"]["id"], "run_1");
         assert_eq!(v["payload"]["payload_omitted"], true);
     }
 }

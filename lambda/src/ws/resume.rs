@@ -11,7 +11,6 @@ use crewship_core::ids::{RunId, WorkspaceId};
 use crewship_core::ports::Ports;
 use handler::ws::protocol;
 use handler::ws::replay::{Replay, ReplayError};
-use serde_json::Value;
 
 use super::broadcaster::send_all;
 use super::connections::{ConnectionError, ConnectionStore};
@@ -112,12 +111,25 @@ impl Resumption<'_> {
 /// A tail frame is sent when the broadcaster held it back: a line up to `up_to`, or the
 /// final frame if that was held too. Later ones were, or will be, posted live.
 fn belongs_to_tail(frame: &str, up_to: u64, final_held: bool) -> bool {
-    let Ok(value) = serde_json::from_str::<Value>(frame) else {
+    // Typed, so a run frame's webhook body is skipped, not built: it may nest as deep as the
+    // ingest limit allows.
+    #[derive(serde::Deserialize)]
+    struct Frame<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: &'a str,
+        #[serde(default)]
+        payload: Seq,
+    }
+    #[derive(serde::Deserialize, Default)]
+    struct Seq {
+        seq: Option<u64>,
+    }
+    let Ok(frame) = serde_json::from_str::<Frame>(frame) else {
         return false;
     };
-    match value["type"].as_str() {
-        Some("agent.log") => value["payload"]["seq"].as_u64().is_some_and(|s| s <= up_to),
-        Some("run.completed" | "run.failed") => final_held,
+    match frame.kind {
+        "agent.log" => frame.payload.seq.is_some_and(|s| s <= up_to),
+        "run.completed" | "run.failed" => final_held,
         _ => false,
     }
 }
