@@ -14,6 +14,8 @@ CONNECTIONS=${BENCH_CONNECTIONS:-64}
 ACCEPTED_FOR_MEMORY=${BENCH_ACCEPTED_RUNS:-100000}
 START_RUNS=${BENCH_START_RUNS:-1000}
 LOG_LINES=${BENCH_LOG_LINES:-1000000}
+# Below the default cap on connections still waiting to authenticate (1,024).
+WS_CONNECTIONS=${BENCH_WS_CONNECTIONS:-1000}
 SECRET="bench-secret-0123456789abcdef0123456789abcdef"
 TOKEN="bench-token"
 
@@ -168,6 +170,16 @@ loadgen ws --base "$RUNNER" --crew bench --agent chatty --token "$TOKEN" --works
   --lines "$LOG_LINES" >"$WORK/ws.json"
 kill "$(cat "$WORK/runner2.out.pid")"
 
+# 6. WebSocket memory: idle connections before and after authentication, and what 30,000
+# subscribe/unsubscribe cycles on one connection leave behind. Both ends need descriptors.
+echo "websocket memory: $WS_CONNECTIONS connections…" >&2
+ulimit -n "$(ulimit -Hn)"
+RUNNER=$(start_server "$WORK/runner_ws.out" env RUST_LOG=warn "$BIN/local-runner" \
+  --config "$WORK/config.toml" --listen 127.0.0.1:0 --work-dir "$WORK/work_ws")
+loadgen ws-memory --base "$RUNNER" --pid "$(cat "$WORK/runner_ws.out.pid")" --token "$TOKEN" \
+  --workspace ws --connections "$WS_CONNECTIONS" >"$WORK/ws_memory.json"
+kill "$(cat "$WORK/runner_ws.out.pid")"
+
 # 2. Micro-benchmarks.
 if [ -z "${BENCH_SKIP_CRITERION:-}" ]; then
   echo "criterion micro-benchmarks…" >&2
@@ -183,7 +195,7 @@ work, rss_idle, rss_loaded, accepted, conns, secs = sys.argv[1:]
 load = lambda name: json.load(open(f"{work}/{name}.json"))
 bare, runner, bare_h, runner_h = load("bare"), load("runner"), load("bare_half"), load("runner_half")
 only, only_h = load("trigger_only"), load("trigger_only_half")
-start, logs, ws = load("start"), load("logs"), load("ws")
+start, logs, ws, wsm = load("start"), load("logs"), load("ws"), load("ws_memory")
 ms = lambda us: f"{us / 1000:.2f} ms"
 print(f"| measurement | local runner | bare hyper (same run) | ratio |")
 print(f"|---|---|---|---|")
@@ -200,6 +212,8 @@ print(f"| non-2xx answers (all ingest phases) | {non2xx} | {bare['status_4xx'] +
 print(f"| trigger → agent's first action, {start['runs']} runs: p50 / p99 | {ms(start['p50_us'])} / {ms(start['p99_us'])} | | |")
 print(f"| log throughput, {logs['lines_printed']:,} lines to the log store | {logs['lines_per_second']:,.0f} lines/s ({logs['agent_lines_stored']:,} stored, none lost) | | |")
 print(f"| log throughput, {ws['lines_printed']:,} lines to a `/ws` subscriber | {ws['lines_per_second']:,.0f} lines/s ({ws['agent_lines_received']:,} received in order, none lost; {ws['reconnects']} slow-consumer resumes) | | |")
+print(f"| `/ws` memory per idle connection, {wsm['connections']:,} connections: before auth / authenticated and subscribed | {wsm['per_unauthenticated_kib']:.1f} KiB / {wsm['per_subscribed_kib']:.1f} KiB | | |")
+print(f"| `/ws` memory kept by {wsm['cycles']:,} subscribe/unsubscribe cycles on one connection | {wsm['kept_by_cycles_kib']} KiB | | |")
 print(f"| resident memory (VmRSS) idle | {int(rss_idle) / 1024:.1f} MiB | | |")
 print(f"| resident memory after {int(accepted):,} accepted runs | {int(rss_loaded) / 1024:.1f} MiB | | |")
 rows = []

@@ -49,6 +49,9 @@ pub struct WsSettings {
     pub buffer_frames: usize,
     /// How long one write to a client may take before the client counts as gone.
     pub send_timeout: Duration,
+    /// Connections that have not authenticated yet, at most; past it an upgrade is `503`. An
+    /// authenticated or closed connection frees its place at once.
+    pub max_unauthenticated: usize,
 }
 
 impl Default for WsSettings {
@@ -59,6 +62,7 @@ impl Default for WsSettings {
             max_client_frame_bytes: 64 * 1024,
             buffer_frames: 1024,
             send_timeout: Duration::from_secs(10),
+            max_unauthenticated: 1024,
         }
     }
 }

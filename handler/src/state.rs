@@ -2,6 +2,7 @@
 //! (token set, rate limiter) built once at start-up.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 
 use crewship_core::broadcast::Hub;
 use crewship_core::ports::Ports;
@@ -23,6 +24,8 @@ pub struct Inner {
     /// The in-process hub the local `/ws` endpoint serves from; `None` where live events travel
     /// another way (API Gateway WebSocket in the cloud).
     pub hub: Option<Arc<Hub>>,
+    /// `/ws` connections that have not authenticated yet (`WsSettings::max_unauthenticated`).
+    pub ws_unauthenticated: Arc<AtomicUsize>,
 }
 
 impl AppState {
@@ -35,6 +38,7 @@ impl AppState {
                 tokens,
                 limiter: RateLimiter::default(),
                 hub,
+                ws_unauthenticated: Arc::default(),
             }),
         }
     }

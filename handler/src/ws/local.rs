@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, rejection};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use crewship_core::broadcast::{Hub, HubFrame, Subscription, channel_of};
 use crewship_core::ids::{RunId, WorkspaceId};
@@ -22,6 +22,7 @@ use tokio_tungstenite::tungstenite;
 
 use super::protocol::{self, Effect, Session};
 use super::replay::{Replay, ReplayError, ResumePoint};
+use super::unauthenticated::Place;
 use crate::config::WsSettings;
 use crate::error::ApiError;
 use crate::monitor::bearer_workspace;
@@ -29,6 +30,9 @@ use crate::state::AppState;
 
 /// Resume points kept per connection; older ones are forgotten (their runs long finished).
 const MAX_RESUME_POINTS: usize = 16;
+
+/// Initial read and write buffer of a connection (docs/performance.md, WebSocket memory).
+const BUFFER_BYTES: usize = 4 * 1024;
 
 /// The upgrade. A bad `Authorization` header is `401` before any upgrade; without one the
 /// client must authenticate with its first frame.
@@ -69,14 +73,36 @@ pub async fn upgrade(
         }
     };
     let settings = state.config.ws.clone();
+    let place = if session.is_authenticated() {
+        None
+    } else {
+        match Place::take(&state.ws_unauthenticated, settings.max_unauthenticated) {
+            Some(place) => Some(place),
+            None => {
+                return ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::Unavailable,
+                    "too many connections are waiting to authenticate; retry later, or send \
+                     the token in the Authorization header of the upgrade",
+                )
+                .with_header(header::RETRY_AFTER, 5)
+                .into_response();
+            }
+        }
+    };
+    // The protocol's frames are small: tungstenite's 128 KiB default buffers per direction
+    // were most of a connection's cost. Buffers grow for a large frame when one comes.
     ws.max_message_size(settings.max_client_frame_bytes)
         .max_frame_size(settings.max_client_frame_bytes)
+        .read_buffer_size(BUFFER_BYTES)
+        .write_buffer_size(BUFFER_BYTES)
         .on_upgrade(move |socket| {
             Connection {
                 socket,
                 state,
                 hub,
                 session,
+                unauthenticated: place,
                 live: None,
                 resumes: Vec::new(),
                 idle: Box::pin(sleep(settings.keepalive)),
@@ -97,6 +123,8 @@ struct Connection {
     state: AppState,
     hub: Arc<Hub>,
     session: Session,
+    /// Held until the session authenticates (`WsSettings::max_unauthenticated`).
+    unauthenticated: Option<Place>,
     /// A token belongs to one workspace, so a connection has at most one live channel.
     live: Option<(WorkspaceId, Subscription)>,
     resumes: Vec<ResumePoint>,
@@ -135,7 +163,11 @@ impl Connection {
             None | Some(Ok(Message::Close(_))) => return Flow::Stop,
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => return Flow::Continue,
             Some(Ok(Message::Text(text))) => {
-                self.session.handle_text(text.as_str(), &self.state.tokens)
+                let effects = self.session.handle_text(text.as_str(), &self.state.tokens);
+                if self.session.is_authenticated() {
+                    self.unauthenticated = None;
+                }
+                effects
             }
             Some(Ok(Message::Binary(_))) => self.session.handle_binary(),
             Some(Err(e)) => {

@@ -8,3 +8,4 @@
 pub mod local;
 pub mod protocol;
 pub mod replay;
+pub mod unauthenticated;

@@ -178,6 +178,46 @@ async fn a_connection_that_never_authenticates_is_closed_after_the_deadline() {
 }
 
 #[tokio::test]
+async fn connections_waiting_to_authenticate_are_capped_and_free_their_place() {
+    let local = local_with(WsSettings {
+        max_unauthenticated: 2,
+        ..WsSettings::default()
+    })
+    .await;
+    let mut first = local.raw(None).await.unwrap();
+    let second = local.raw(None).await.unwrap();
+    assert_eq!(local.raw(None).await.err(), Some(503));
+    // A token in the upgrade needs no place.
+    let mut bearer = local.raw(Some(TOKEN)).await.unwrap();
+    bearer
+        .send(Message::text(r#"{"type":"ping"}"#))
+        .await
+        .unwrap();
+    assert_eq!(next_text(&mut bearer).await, json!({"type": "pong"}));
+    // Authenticating frees a place, and so does closing.
+    first
+        .send(Message::text(
+            json!({"type": "auth", "token": TOKEN}).to_string(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(next_text(&mut first).await["type"], "authenticated");
+    let third = local.raw(None).await.unwrap();
+    assert_eq!(local.raw(None).await.err(), Some(503));
+    drop((second, third));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match local.raw(None).await {
+            Ok(_) => break,
+            Err(503) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(status) => panic!("a closed connection kept its place: {status}"),
+        }
+    }
+}
+
+#[tokio::test]
 async fn an_authenticated_connection_outlives_the_auth_deadline() {
     let local = local_with(WsSettings {
         auth_timeout: Duration::from_millis(200),

@@ -10,18 +10,22 @@
 //! - `logs`: one webhook to an agent that prints many lines; the time until the run is finished
 //!   and every line can be read back from the logs API.
 //! - `ws`: the same agent watched over `/ws`: the time until a subscriber has every line.
+//! - `ws-memory`: the server's resident memory per idle `/ws` connection, before and after
+//!   authentication, and what subscribe/unsubscribe cycles leave behind.
 
 mod http;
 mod logs;
 mod start;
 mod wire;
 mod ws;
+mod ws_memory;
 
 use clap::{Parser, Subcommand};
 use http::{HttpArgs, http};
 use logs::{LogsArgs, logs};
 use start::{StartArgs, start};
 use ws::{WsArgs, ws};
+use ws_memory::{WsMemoryArgs, ws_memory};
 
 #[derive(Parser)]
 struct Cli {
@@ -35,6 +39,7 @@ enum Command {
     Start(StartArgs),
     Logs(LogsArgs),
     Ws(WsArgs),
+    WsMemory(WsMemoryArgs),
 }
 
 #[tokio::main]
@@ -44,5 +49,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Start(args) => start(args).await,
         Command::Logs(args) => logs(args).await,
         Command::Ws(args) => ws(args).await,
+        Command::WsMemory(args) => ws_memory(args).await,
     }
 }
