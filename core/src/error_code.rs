@@ -69,6 +69,8 @@ error_codes! {
     InvalidAgent => "invalid_agent",
     /// The write lost to a concurrent one, or the resource is in another state.
     Conflict => "conflict",
+    /// Registering an agent id that belongs to another workspace: agents never move.
+    AgentInOtherWorkspace => "agent_in_other_workspace",
     /// Cancelling a run that already finished.
     RunFinished => "run_finished",
     /// The internal token is missing or wrong.

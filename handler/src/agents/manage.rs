@@ -66,6 +66,21 @@ pub async fn put_agent(
             .get(&desired.id)
             .await
             .map_err(registry_error)?;
+        if let Some(existing) = &existing
+            && existing.workspace_id != desired.workspace_id
+        {
+            // Moving would hand workspace B the runs, logs and (through the kept secret) the
+            // deliveries of workspace A's agent.
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::AgentInOtherWorkspace,
+                format!(
+                    "agent {} is registered in another workspace; agents never move between \
+                     workspaces (delete it there first)",
+                    desired.id
+                ),
+            ));
+        }
         let (agent, generated) = merge(desired.clone(), existing.as_ref());
         if state
             .ports

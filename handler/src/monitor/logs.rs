@@ -1,9 +1,11 @@
 //! `GET /api/v1/agents/{agentId}/logs` (`docs/monitoring.md`, Logs).
 
+use std::collections::HashMap;
+
 use axum::Json;
 use axum::extract::State;
 use crewship_core::error_code::ErrorCode;
-use crewship_core::ids::RunId;
+use crewship_core::ids::{RunId, WorkspaceId};
 use crewship_core::log::LogEntry;
 use crewship_core::logs::LogQuery;
 use serde::Deserialize;
@@ -65,6 +67,7 @@ pub async fn list_logs(
             return Err(ApiError::not_found("no such run for this agent"));
         }
     }
+    let one_run = run.is_some();
     let query = LogQuery {
         agent: agent.id,
         run,
@@ -77,5 +80,39 @@ pub async fn list_logs(
         .query(&query)
         .await
         .map_err(|e| ApiError::unavailable("log store", &e))?;
-    Ok(Json(entries))
+    if one_run {
+        return Ok(Json(entries));
+    }
+    Ok(Json(in_workspace(&state, &workspace, entries).await?))
+}
+
+/// The entries whose runs belong to `workspace`. An agent id deleted in one workspace and
+/// registered again in another starts with no history. One lookup per distinct run.
+async fn in_workspace(
+    state: &AppState,
+    workspace: &WorkspaceId,
+    entries: Vec<LogEntry>,
+) -> ApiResult<Vec<LogEntry>> {
+    let mut visible: HashMap<RunId, bool> = HashMap::new();
+    let mut kept = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let ours = match visible.get(&entry.run_id) {
+            Some(ours) => *ours,
+            None => {
+                let ours = state
+                    .ports
+                    .runs
+                    .get(&entry.run_id)
+                    .await
+                    .map_err(|e| ApiError::unavailable("run store", &e))?
+                    .is_some_and(|r| &r.workspace_id == workspace);
+                visible.insert(entry.run_id.clone(), ours);
+                ours
+            }
+        };
+        if ours {
+            kept.push(entry);
+        }
+    }
+    Ok(kept)
 }

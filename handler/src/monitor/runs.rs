@@ -90,7 +90,14 @@ pub async fn list_runs(
             ),
             e => ApiError::unavailable("run store", &e),
         })?;
-    let mut response = Json(page.items).into_response();
+    // An agent id deleted in one workspace and registered again in another starts with no
+    // history: runs recorded under the old workspace stay invisible.
+    let items: Vec<Run> = page
+        .items
+        .into_iter()
+        .filter(|r| r.workspace_id == workspace)
+        .collect();
+    let mut response = Json(items).into_response();
     if let Some(next) = page.next {
         let mut query = format!("limit={limit}&cursor={}", query_escape(&next));
         if let Some(t) = filter.trigger {

@@ -13,3 +13,4 @@ mod lifecycle;
 mod live_runs;
 mod no_secrets_in_logs;
 mod walking_skeleton;
+mod workspace_isolation;
