@@ -169,14 +169,20 @@ impl Verified {
     }
 }
 
-/// A fixed key for the decoy check that unknown agents get, so that the time an answer takes
-/// does not tell whether the agent exists.
+/// A fixed key for the decoy checks, so that the time an answer takes does not tell whether the
+/// agent exists or is in a rotation's grace period.
 const DECOY_SECRET: &str = "decoy-secret-for-unknown-agents-0000000000000000000000000000000";
+
+/// Checks every authentication costs: the most secrets an agent can have verifying at once (the
+/// current one and, during a grace period, the previous one).
+pub const CHECKS_PER_AUTHENTICATION: usize = 2;
 
 impl Unverified {
     /// Verifies against the agent's current secret and, during a rotation's grace period, its
-    /// previous one. `None` (unknown, deleted, foreign or secretless agent) does the same work
-    /// against a decoy and fails.
+    /// previous one. `None` (unknown, deleted, foreign or secretless agent) fails. Every call
+    /// does [`CHECKS_PER_AUTHENTICATION`] checks, padding with decoys: with one check for an
+    /// unknown agent and two for one that rotated, a single 1 MiB request told "this agent
+    /// exists and rotated in the last day" 70 % of the time (~900 µs apart).
     pub fn authenticate(
         self,
         agent: Option<&Agent>,
@@ -192,10 +198,9 @@ impl Unverified {
                 }
             }
         }
-        if tried == 0 {
-            let _ = self
-                .credential
-                .check(&Secret::new(DECOY_SECRET), &self.body);
+        let decoy = Secret::new(DECOY_SECRET);
+        for _ in tried..CHECKS_PER_AUTHENTICATION {
+            let _ = std::hint::black_box(self.credential.check(&decoy, &self.body));
         }
         match matched {
             Some(tag) => Ok(Verified {
@@ -248,6 +253,32 @@ mod tests {
     const BODY: &[u8] = br#"{"event":"push"}"#;
     // printf '{"event":"push"}' | openssl dgst -sha256 -hmac s3cret
     const SIG: &str = "82017e44486e567046c1efbd37f3e197c772a48337ba99c01adc761b83fa51df";
+
+    /// The HMACs one authentication computes.
+    fn hmacs(credential: Credential, agent: Option<&Agent>) -> usize {
+        let before = crate::signature::HMACS.with(std::cell::Cell::get);
+        attempt(credential, BODY, agent);
+        crate::signature::HMACS.with(std::cell::Cell::get) - before
+    }
+
+    #[test]
+    fn every_authentication_costs_the_same_whatever_the_agents_state() {
+        let plain = agent("s3cret");
+        let mut rotated = agent("n3w-secret");
+        rotated.previous_secret = Some(PreviousSecret {
+            secret: Secret::new("s3cret"),
+            valid_until: OffsetDateTime::UNIX_EPOCH + time::Duration::days(1),
+        });
+        let wrong = || Credential::signature(&"0".repeat(64), None);
+        let costs = [
+            hmacs(wrong(), None),
+            hmacs(wrong(), Some(&plain)),
+            hmacs(wrong(), Some(&rotated)),
+            hmacs(Credential::signature(SIG, None), Some(&plain)),
+            hmacs(Credential::signature(SIG, None), Some(&rotated)),
+        ];
+        assert_eq!(costs, [CHECKS_PER_AUTHENTICATION; 5]);
+    }
 
     #[test]
     fn x_signature_verifies_in_either_hex_case() {
