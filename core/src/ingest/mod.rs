@@ -22,6 +22,7 @@ use time::OffsetDateTime;
 
 use crate::agent::Agent;
 use crate::auth::{Credential, Unverified, Verified};
+use crate::broadcast::BroadcastEvent;
 use crate::ids::{AgentId, CrewId, RunId};
 use crate::payload::Payload;
 use crate::ports::Ports;
@@ -251,8 +252,14 @@ async fn admit_and_record(
             Some("the run queue was unavailable; the run was not started".into()),
             ports.clock.now(),
         );
-        if let Err(e) = ports.runs.update(&mut run, RunStatus::Queued).await {
-            tracing::error!(error = %e, run_id = %run.id, "marking an unqueued run FAILED failed");
+        match ports.runs.update(&mut run, RunStatus::Queued).await {
+            // Every terminal transition is announced once, whichever path made it.
+            Ok(()) => ports
+                .broadcaster
+                .publish(&run.workspace_id.clone(), BroadcastEvent::RunFinished(run)),
+            Err(e) => {
+                tracing::error!(error = %e, run_id = %run.id, "marking an unqueued run FAILED failed");
+            }
         }
         return Err(rejection);
     }

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use crewship_core::broadcast::BroadcastEvent;
 use crewship_core::error_code::ErrorCode;
 use crewship_core::ids::{RunId, WorkspaceId};
 use crewship_core::run::{Run, RunStatus, TriggerType};
@@ -16,6 +17,7 @@ use crate::extract::{JsonPath, JsonQuery};
 use crate::state::AppState;
 
 const DEFAULT_LIMIT: usize = 50;
+
 const MAX_LIMIT: usize = 100;
 
 async fn visible_run(state: &AppState, workspace: &WorkspaceId, id: &str) -> ApiResult<Run> {
@@ -60,10 +62,13 @@ pub async fn list_runs(
         trigger: match params.trigger.as_deref().filter(|t| !t.is_empty()) {
             None => None,
             Some("WEBHOOK") => Some(TriggerType::Webhook),
+            // Another trigger type of the platform (`USER`, `SCHEDULE`, …): this service never
+            // records one, so the filter is valid and matches nothing.
+            Some(t) if is_trigger_type(t) => return Ok(Json(Vec::<Run>::new()).into_response()),
             Some(_) => {
                 return Err(ApiError::bad_request(
                     ErrorCode::InvalidParameter,
-                    "`trigger` must be WEBHOOK",
+                    "`trigger` must be a trigger type such as WEBHOOK: 1 to 32 of [A-Z_]",
                 ));
             }
         },
@@ -112,6 +117,13 @@ pub async fn list_runs(
         }
     }
     Ok(response)
+}
+
+/// A well-formed trigger type: `SCREAMING_SNAKE_CASE`, as the platform spells them.
+fn is_trigger_type(t: &str) -> bool {
+    (1..=32).contains(&t.len())
+        && t.starts_with(|c: char| c.is_ascii_uppercase())
+        && t.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
 }
 
 /// Percent-encodes all but RFC 3986's unreserved characters, so that any store's cursor
@@ -180,7 +192,16 @@ pub async fn cancel_run(
             }
         };
         match state.ports.runs.update(&mut run, prev).await {
-            Ok(()) => return Ok((status, Json(run)).into_response()),
+            Ok(()) => {
+                if run.status.is_terminal() {
+                    // Cancelled before it started: no executor will announce it.
+                    state
+                        .ports
+                        .broadcaster
+                        .publish(&run.workspace_id, BroadcastEvent::RunFinished(run.clone()));
+                }
+                return Ok((status, Json(run)).into_response());
+            }
             Err(StoreError::Conflict { .. }) => continue,
             Err(e) => return Err(ApiError::unavailable("run store", &e)),
         }

@@ -144,6 +144,7 @@ async fn a_store_outage_is_503_and_records_nothing() {
 async fn a_queue_outage_is_503_leaves_the_run_failed_and_releases_the_key() {
     let (app, faults) = faulty_app();
     faults.fail_queue(true);
+    let mut live = app.memory.hub.subscribe(&"ws".parse().unwrap(), 16);
     let request = || {
         post(
             "c1",
@@ -165,6 +166,11 @@ async fn a_queue_outage_is_503_leaves_the_run_failed_and_releases_the_key() {
     assert_eq!(runs[0].status, RunStatus::Failed);
     assert!(runs[0].error_message.as_deref().unwrap().contains("queue"));
     assert!(app.memory.queue.is_empty());
+    // The terminal transition is announced once, as every other one is.
+    let frame = live.rx.try_recv().expect("a run.failed frame");
+    assert_eq!(frame.frame_type, "run.failed");
+    assert_eq!(frame.run_id.as_ref(), Some(&runs[0].id));
+    assert!(live.rx.try_recv().is_err(), "announced twice");
 
     faults.fail_queue(false);
     let (response, body) = send(&app, request()).await;

@@ -10,7 +10,7 @@ use crewship_core::ids::RunId;
 use crewship_core::log::{LogEntry, Stream};
 use crewship_core::run::{AuthScheme, NewRun, Run, RunStatus};
 use crewship_test_support::ws_conformance::create_run;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::common::*;
 
@@ -112,7 +112,9 @@ async fn run_listing_parameters_out_of_range_are_400() {
         "limit=-1",
         "limit=ten",
         "status=DONE",
-        "trigger=CRON",
+        "trigger=webhook",
+        "trigger=X-1",
+        "trigger=A_VERY_LONG_TRIGGER_TYPE_NAME_OVER_32",
         "cursor=not%20a%20cursor",
     ] {
         let (response, body) =
@@ -124,6 +126,16 @@ async fn run_listing_parameters_out_of_range_are_400() {
         let (response, body) =
             send(&app, get(&format!("/api/v1/agents/a1/runs?{query}"), TOKEN)).await;
         assert_eq!(response.status(), 200, "{query}: {body}");
+    }
+    // Another trigger type of the platform is a valid filter that matches no webhook run.
+    for trigger in ["USER", "SCHEDULE", "CRON"] {
+        let path = format!("/api/v1/agents/a1/runs?trigger={trigger}");
+        let (response, body) = send(&app, get(&path, TOKEN)).await;
+        assert_eq!(
+            (response.status().as_u16(), body),
+            (200, json!([])),
+            "{trigger}"
+        );
     }
 }
 

@@ -46,6 +46,14 @@ command = ["sh", "-c", "yes 'a long line of agent output that fills every buffer
 webhook_secret = "{SECRET}"
 
 [[agents]]
+id = "holder"
+crew_id = "crew"
+workspace_id = "ws"
+max_concurrent_runs = 1
+command = ["sh", "-c", "echo holding; sleep 60"]
+webhook_secret = "{SECRET}"
+
+[[agents]]
 id = "theirs"
 crew_id = "crew_other"
 workspace_id = "other"
@@ -112,6 +120,89 @@ async fn websocket_streams_run_started_every_line_in_order_then_run_completed() 
         .map(|e| e["content"].as_str().unwrap())
         .collect();
     assert_eq!(stored, contents(lines));
+}
+
+async fn cancel(runner: &Runner, run_id: &str) -> u16 {
+    runner
+        .http
+        .post(format!("{}/api/v1/runs/{run_id}/cancel", runner.base))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// The final frames about `run_id` that arrive within `wait`.
+async fn final_frames(
+    client: &mut e2e_tests::ws::WsClient,
+    run_id: &str,
+    wait: Duration,
+) -> Vec<Value> {
+    let mut finals = Vec::new();
+    let deadline = tokio::time::Instant::now() + wait;
+    while let Ok(frame) = tokio::time::timeout_at(deadline, client.next()).await {
+        let frame = frame.unwrap().expect("open");
+        let about = frame["payload"]["id"].as_str();
+        if about == Some(run_id)
+            && matches!(frame["type"].as_str(), Some("run.completed" | "run.failed"))
+        {
+            finals.push(frame);
+        }
+    }
+    finals
+}
+
+#[tokio::test]
+async fn cancelling_a_queued_run_announces_it_exactly_once() {
+    let runner = Runner::start(&config()).unwrap();
+    let mut client = runner.ws_subscribed(TOKEN, "ws").await.unwrap();
+    // Distinct bodies: the same signed body twice is one delivery.
+    let hold = |n: u32| {
+        let runner = &runner;
+        async move {
+            let body = format!(r#"{{"event":"hold-{n}"}}"#);
+            let (status, answer) = runner
+                .trigger("crew", "holder", SECRET, &body)
+                .await
+                .unwrap();
+            assert_eq!(status, 202, "{answer}");
+            answer["run_id"].as_str().unwrap().to_owned()
+        }
+    };
+    let running = hold(1).await;
+    let queued = hold(2).await;
+    // The first holds the agent's only slot: the second stays QUEUED.
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        let (_, run) = runner
+            .get_json(&format!("/api/v1/runs/{running}"), TOKEN)
+            .await
+            .unwrap();
+        if run["status"] == "RUNNING" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{run}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, run) = runner
+        .get_json(&format!("/api/v1/runs/{queued}"), TOKEN)
+        .await
+        .unwrap();
+    assert_eq!(run["status"], "QUEUED", "{run}");
+
+    assert_eq!(cancel(&runner, &queued).await, 200);
+    let finals = final_frames(&mut client, &queued, Duration::from_secs(3)).await;
+    assert_eq!(finals.len(), 1, "{finals:?}");
+    assert_eq!(finals[0]["type"], "run.failed");
+    assert_eq!(finals[0]["payload"]["status"], "CANCELLED");
+
+    // The running one, stopped by its executor, is announced once too.
+    assert_eq!(cancel(&runner, &running).await, 202);
+    let finals = final_frames(&mut client, &running, Duration::from_secs(15)).await;
+    assert_eq!(finals.len(), 1, "{finals:?}");
+    assert_eq!(finals[0]["payload"]["status"], "CANCELLED");
 }
 
 #[tokio::test]
