@@ -40,6 +40,8 @@ fn agent() -> Agent {
         max_queued_runs: 1_000_000,
         max_concurrent_runs: 1,
         isolation: Default::default(),
+        sources: Vec::new(),
+        min_auth_strength: Default::default(),
     }
 }
 

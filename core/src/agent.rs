@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use crate::ids::{AgentId, CrewId, WorkspaceId};
 use crate::isolation::Isolation;
 use crate::secret::Secret;
+use crate::sources::{AuthStrength, Source};
 
 /// How the agent's command line is built (`docs/executor.md`, CLI adapters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +62,12 @@ pub struct Agent {
     /// The confinement the agent asks of its runtime (`docs/runtimes.md`).
     #[serde(default)]
     pub isolation: Isolation,
+    /// More senders the agent takes requests from, each with its own secret (`docs/senders.md`).
+    #[serde(default)]
+    pub sources: Vec<Source>,
+    /// The weakest authentication a request may use (`docs/security.md`).
+    #[serde(default)]
+    pub min_auth_strength: AuthStrength,
 }
 
 impl Agent {
@@ -81,5 +88,32 @@ impl Agent {
     /// `webhook-<agentId>`: the one chat session all of this agent's webhook runs share.
     pub fn chat_id(&self) -> String {
         format!("webhook-{}", self.id)
+    }
+}
+
+#[cfg(test)]
+impl Agent {
+    /// An agent `a` of crew `c`, workspace `w`, with `secret` and every limit at 1.
+    pub(crate) fn for_tests(secret: &str) -> Self {
+        Self {
+            id: "a".parse().unwrap(),
+            crew_id: "c".parse().unwrap(),
+            workspace_id: "w".parse().unwrap(),
+            name: "a".into(),
+            adapter: Adapter::Command,
+            command: vec![],
+            model: None,
+            env: BTreeMap::new(),
+            webhook_secret: Some(Secret::new(secret)),
+            previous_secret: None,
+            require_timestamp: false,
+            timeout_secs: None,
+            rate_limit_per_min: 1,
+            max_queued_runs: 1,
+            max_concurrent_runs: 1,
+            isolation: Isolation::default(),
+            sources: Vec::new(),
+            min_auth_strength: AuthStrength::default(),
+        }
     }
 }

@@ -25,6 +25,7 @@ use crate::agent::{
 use crate::ids::{AgentId, CrewId, WorkspaceId};
 use crate::isolation::Isolation;
 use crate::secret::Secret;
+use crate::sources::{self, AuthStrength, Source};
 
 pub const SECRET_LEN: RangeInclusive<usize> = 32..=512;
 pub const RATE_LIMIT_PER_MIN: RangeInclusive<u32> = 1..=10_000_000;
@@ -74,6 +75,10 @@ pub struct AgentSpec {
     pub max_concurrent_runs: Option<u32>,
     #[serde(default)]
     pub isolation: Isolation,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<Source>,
+    #[serde(default)]
+    pub min_auth_strength: AuthStrength,
 }
 
 fn default_adapter() -> String {
@@ -189,6 +194,11 @@ impl AgentSpec {
                 MAX_CONCURRENT_RUNS,
             )?,
             isolation: self.isolation.validate()?,
+            sources: {
+                sources::validate(&self.sources)?;
+                self.sources
+            },
+            min_auth_strength: self.min_auth_strength,
         })
     }
 }

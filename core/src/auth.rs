@@ -10,27 +10,88 @@ use crate::agent::Agent;
 use crate::run::AuthScheme;
 use crate::secret::Secret;
 use crate::signature::{Tag, hmac_sha256, parse_hex_tag, tags_equal};
+use crate::sources::SourceKind;
 
 /// The credential a request presented, chosen by the precedence of `docs/webhooks.md`'s
 /// Authentication schemes. Malformed values are kept as "matches nothing" rather than rejected
 /// early, so every failure looks the same.
 #[derive(Debug, Clone)]
 pub enum Credential {
-    /// `X-Signature`, optionally with `X-Timestamp`.
     Signature {
         tag: Option<Tag>,
         timestamp: Option<String>,
     },
-    /// `X-Hub-Signature-256: sha256=<hex>`.
-    GitHub { tag: Option<Tag> },
-    /// `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<b64> …`.
+    GitHub {
+        tag: Option<Tag>,
+    },
     StandardWebhooks {
         id: String,
         timestamp: String,
         tags: Vec<Tag>,
     },
-    /// `X-Webhook-Secret`, the plaintext secret. Its `Debug` never shows the value.
     LegacySecret(Secret),
+    /// `Stripe-Signature: t=<ts>,v1=<hex>[,v1=<hex>…]`.
+    Stripe {
+        timestamp: String,
+        tags: Vec<Tag>,
+    },
+    /// `X-Slack-Signature: v0=<hex>` with `X-Slack-Request-Timestamp`.
+    Slack {
+        timestamp: String,
+        tag: Option<Tag>,
+    },
+    /// `svix-id`, `svix-timestamp`, `svix-signature`: Standard Webhooks under Svix's names.
+    Svix {
+        id: String,
+        timestamp: String,
+        tags: Vec<Tag>,
+    },
+    /// `X-Grafana-Alerting-Signature` (hex), over `<ts>:<body>` when a timestamp came.
+    Grafana {
+        tag: Option<Tag>,
+        timestamp: Option<String>,
+    },
+    /// `X-Shopify-Hmac-Sha256` (base64) over the body.
+    Shopify {
+        tag: Option<Tag>,
+    },
+    /// `Linear-Signature` (hex) over the body.
+    Linear {
+        tag: Option<Tag>,
+    },
+    /// `X-Gitlab-Token`.
+    GitLab(Secret),
+    /// `Authorization: Bearer <token>`.
+    Bearer(Secret),
+}
+
+/// `v1,<base64>` entries of a space-separated Standard Webhooks signature header.
+fn v1_tags(signatures: &str) -> Vec<Tag> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    signatures
+        .split(' ')
+        .filter_map(|s| s.strip_prefix("v1,"))
+        .filter_map(|s| b64.decode(s).ok())
+        .filter_map(|v| Tag::try_from(v.as_slice()).ok())
+        .collect()
+}
+
+/// Constant-time equality of two tokens of any length: their digests are compared.
+fn tokens_equal(key: &[u8], presented: &[u8]) -> bool {
+    use sha2::{Digest, Sha256};
+    use subtle::ConstantTimeEq;
+    !key.is_empty() && bool::from(Sha256::digest(key).ct_eq(&Sha256::digest(presented)))
+}
+
+/// `Some(tag)` of the presented tags that equals `expected`, checking every one.
+fn any_equal(tags: &[Tag], expected: &Tag) -> Option<Tag> {
+    let mut matched = None;
+    for tag in tags {
+        if tags_equal(tag, expected) {
+            matched = Some(*tag);
+        }
+    }
+    matched
 }
 
 impl Credential {
@@ -48,17 +109,63 @@ impl Credential {
     }
 
     pub fn standard_webhooks(id: &str, timestamp: &str, signatures: &str) -> Self {
-        let b64 = base64::engine::general_purpose::STANDARD;
-        let tags = signatures
-            .split(' ')
-            .filter_map(|s| s.strip_prefix("v1,"))
-            .filter_map(|s| b64.decode(s).ok())
-            .filter_map(|v| Tag::try_from(v.as_slice()).ok())
-            .collect();
         Self::StandardWebhooks {
             id: id.to_owned(),
             timestamp: timestamp.to_owned(),
-            tags,
+            tags: v1_tags(signatures),
+        }
+    }
+
+    pub fn svix(id: &str, timestamp: &str, signatures: &str) -> Self {
+        Self::Svix {
+            id: id.to_owned(),
+            timestamp: timestamp.to_owned(),
+            tags: v1_tags(signatures),
+        }
+    }
+
+    /// `t=…,v1=…,v1=…`; other schemes (`v0`) are ignored, as Stripe's libraries do. Without a
+    /// `t` the timestamp is empty, which the timestamp check refuses.
+    pub fn stripe(header: &str) -> Self {
+        let mut timestamp = String::new();
+        let mut tags = Vec::new();
+        for item in header.split(',') {
+            match item.trim().split_once('=') {
+                Some(("t", t)) => timestamp = t.to_owned(),
+                Some(("v1", hex)) => tags.extend(parse_hex_tag(hex)),
+                _ => {}
+            }
+        }
+        Self::Stripe { timestamp, tags }
+    }
+
+    pub fn slack(signature: &str, timestamp: &str) -> Self {
+        Self::Slack {
+            timestamp: timestamp.to_owned(),
+            tag: signature.strip_prefix("v0=").and_then(parse_hex_tag),
+        }
+    }
+
+    pub fn grafana(signature: &str, timestamp: Option<&str>) -> Self {
+        Self::Grafana {
+            tag: parse_hex_tag(signature),
+            timestamp: timestamp.map(str::to_owned),
+        }
+    }
+
+    pub fn shopify(signature: &str) -> Self {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        Self::Shopify {
+            tag: b64
+                .decode(signature)
+                .ok()
+                .and_then(|v| Tag::try_from(v.as_slice()).ok()),
+        }
+    }
+
+    pub fn linear(signature: &str) -> Self {
+        Self::Linear {
+            tag: parse_hex_tag(signature),
         }
     }
 
@@ -71,41 +178,88 @@ impl Credential {
             Self::GitHub { .. } => AuthScheme::GitHub,
             Self::StandardWebhooks { .. } => AuthScheme::StandardWebhooks,
             Self::LegacySecret(_) => AuthScheme::LegacySecret,
+            Self::Stripe { .. } => AuthScheme::Stripe,
+            Self::Slack { .. } => AuthScheme::Slack,
+            Self::Svix { .. } => AuthScheme::Svix,
+            Self::Grafana {
+                timestamp: Some(_), ..
+            } => AuthScheme::GrafanaTimestamp,
+            Self::Grafana { .. } => AuthScheme::Grafana,
+            Self::Shopify { .. } => AuthScheme::Shopify,
+            Self::Linear { .. } => AuthScheme::Linear,
+            Self::GitLab(_) => AuthScheme::GitLab,
+            Self::Bearer(_) => AuthScheme::Bearer,
         }
     }
 
-    /// The timestamp the scheme signs, to be checked before the agent is looked up.
     pub fn timestamp(&self) -> Option<&str> {
         match self {
-            Self::Signature { timestamp, .. } => timestamp.as_deref(),
-            Self::StandardWebhooks { timestamp, .. } => Some(timestamp),
+            Self::Signature { timestamp, .. } | Self::Grafana { timestamp, .. } => {
+                timestamp.as_deref()
+            }
+            Self::StandardWebhooks { timestamp, .. }
+            | Self::Svix { timestamp, .. }
+            | Self::Stripe { timestamp, .. }
+            | Self::Slack { timestamp, .. } => Some(timestamp),
             _ => None,
         }
     }
 
-    /// Checks the credential against one secret; on success returns the tag that matched
-    /// (`None` for the plaintext scheme, which has no tag).
-    fn check(&self, secret: &Secret, body: &[u8]) -> Result<Option<Tag>, ()> {
-        let key = secret.expose().as_bytes();
+    /// Whether the agent's own `webhook_secret` verifies this credential.
+    fn takes_own_secret(&self) -> bool {
+        matches!(
+            self,
+            Self::Signature { .. }
+                | Self::GitHub { .. }
+                | Self::StandardWebhooks { .. }
+                | Self::LegacySecret(_)
+        )
+    }
+
+    /// The kind of source whose secrets verify this credential.
+    fn source_kind(&self) -> Option<SourceKind> {
+        Some(match self {
+            Self::GitHub { .. } => SourceKind::Github,
+            Self::StandardWebhooks { .. } => SourceKind::StandardWebhooks,
+            Self::Stripe { .. } => SourceKind::Stripe,
+            Self::Slack { .. } => SourceKind::Slack,
+            Self::Svix { .. } => SourceKind::Svix,
+            Self::Grafana { .. } => SourceKind::Grafana,
+            Self::Shopify { .. } => SourceKind::Shopify,
+            Self::Linear { .. } => SourceKind::Linear,
+            Self::GitLab(_) => SourceKind::Gitlab,
+            Self::Bearer(_) => SourceKind::Bearer,
+            Self::Signature { .. } | Self::LegacySecret(_) => return None,
+        })
+    }
+
+    /// Checks the credential against one key: `Some(tag)` when it verifies (`Some(None)` for a
+    /// static token, which has no tag). An empty key never verifies.
+    fn check(&self, key: &[u8], body: &[u8]) -> Option<Option<Tag>> {
+        if key.is_empty() {
+            return None;
+        }
+        let one = |tag: &Option<Tag>, expected: Tag| match tag {
+            Some(tag) if tags_equal(tag, &expected) => Some(Some(*tag)),
+            _ => None,
+        };
         match self {
             Self::Signature { tag, timestamp } => {
                 let expected = match timestamp {
                     Some(ts) => hmac_sha256(key, &[ts.as_bytes(), b".", body]),
                     None => hmac_sha256(key, &[body]),
                 };
-                match tag {
-                    Some(tag) if !secret.is_empty() && tags_equal(tag, &expected) => Ok(Some(*tag)),
-                    _ => Err(()),
-                }
+                one(tag, expected)
             }
-            Self::GitHub { tag } => {
-                let expected = hmac_sha256(key, &[body]);
-                match tag {
-                    Some(tag) if !secret.is_empty() && tags_equal(tag, &expected) => Ok(Some(*tag)),
-                    _ => Err(()),
-                }
+            Self::GitHub { tag } | Self::Shopify { tag } | Self::Linear { tag } => {
+                one(tag, hmac_sha256(key, &[body]))
             }
             Self::StandardWebhooks {
+                id,
+                timestamp,
+                tags,
+            }
+            | Self::Svix {
                 id,
                 timestamp,
                 tags,
@@ -114,27 +268,30 @@ impl Credential {
                     key,
                     &[id.as_bytes(), b".", timestamp.as_bytes(), b".", body],
                 );
-                // Every candidate is compared, so timing does not reveal which one matched.
-                let mut matched = None;
-                for tag in tags {
-                    if tags_equal(tag, &expected) {
-                        matched = Some(*tag);
-                    }
-                }
-                matched.filter(|_| !secret.is_empty()).map(Some).ok_or(())
+                any_equal(tags, &expected).map(Some)
             }
-            Self::LegacySecret(presented) => {
-                if secret.matches(presented.expose().as_bytes()) {
-                    Ok(None)
-                } else {
-                    Err(())
-                }
+            Self::Stripe { timestamp, tags } => {
+                let expected = hmac_sha256(key, &[timestamp.as_bytes(), b".", body]);
+                any_equal(tags, &expected).map(Some)
+            }
+            Self::Slack { timestamp, tag } => one(
+                tag,
+                hmac_sha256(key, &[b"v0:", timestamp.as_bytes(), b":", body]),
+            ),
+            Self::Grafana { tag, timestamp } => {
+                let expected = match timestamp {
+                    Some(ts) => hmac_sha256(key, &[ts.as_bytes(), b":", body]),
+                    None => hmac_sha256(key, &[body]),
+                };
+                one(tag, expected)
+            }
+            Self::LegacySecret(presented) | Self::GitLab(presented) | Self::Bearer(presented) => {
+                tokens_equal(key, presented.expose().as_bytes()).then_some(None)
             }
         }
     }
 }
 
-/// A request whose credential has not been checked yet.
 #[derive(Debug)]
 pub struct Unverified {
     pub credential: Credential,
@@ -190,17 +347,27 @@ impl Unverified {
     ) -> Result<Verified, Self> {
         let mut matched = None;
         let mut tried = 0;
+        let mut try_key = |key: &[u8]| {
+            tried += 1;
+            if let Some(tag) = self.credential.check(key, &self.body) {
+                matched = Some(tag);
+            }
+        };
         if let Some(agent) = agent {
-            for secret in agent.verifying_secrets(now) {
-                tried += 1;
-                if let Ok(tag) = self.credential.check(secret, &self.body) {
-                    matched = Some(tag);
+            if self.credential.takes_own_secret() {
+                for secret in agent.verifying_secrets(now) {
+                    try_key(secret.expose().as_bytes());
+                }
+            }
+            if let Some(kind) = self.credential.source_kind() {
+                for source in agent.sources.iter().filter(|s| s.kind == kind) {
+                    try_key(&source.key());
                 }
             }
         }
-        let decoy = Secret::new(DECOY_SECRET);
         for _ in tried..CHECKS_PER_AUTHENTICATION {
-            let _ = std::hint::black_box(self.credential.check(&decoy, &self.body));
+            let _ =
+                std::hint::black_box(self.credential.check(DECOY_SECRET.as_bytes(), &self.body));
         }
         match matched {
             Some(tag) => Ok(Verified {
@@ -216,30 +383,11 @@ impl Unverified {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
-    use crate::agent::{Adapter, PreviousSecret};
+    use crate::agent::PreviousSecret;
 
     fn agent(secret: &str) -> Agent {
-        Agent {
-            id: "a".parse().unwrap(),
-            crew_id: "c".parse().unwrap(),
-            workspace_id: "w".parse().unwrap(),
-            name: "a".into(),
-            adapter: Adapter::Command,
-            command: vec![],
-            model: None,
-            env: BTreeMap::new(),
-            webhook_secret: Some(Secret::new(secret)),
-            previous_secret: None,
-            require_timestamp: false,
-            timeout_secs: None,
-            rate_limit_per_min: 1,
-            max_queued_runs: 1,
-            max_concurrent_runs: 1,
-            isolation: Default::default(),
-        }
+        Agent::for_tests(secret)
     }
 
     fn attempt(credential: Credential, body: &[u8], agent: Option<&Agent>) -> bool {

@@ -49,6 +49,8 @@ error_codes! {
     LegacySecretRetired => "legacy_secret_retired",
     /// The agent requires a timestamped scheme.
     TimestampRequired => "timestamp_required",
+    /// The scheme is weaker than the agent's `min_auth_strength`.
+    AuthTooWeak => "auth_too_weak",
     /// A non-empty body that is not declared as JSON.
     UnsupportedMediaType => "unsupported_media_type",
     /// A body that is not the JSON object the trigger expects.

@@ -7,7 +7,7 @@
 //! - [`agent`], [`run`], [`log`]: the records; [`agent_spec`]: an agent as an operator writes it,
 //!   and its validation; [`isolation`]: the confinement an agent asks for.
 //! - [`auth`], [`signature`]: webhook authentication on raw bytes; [`signer`]: the same schemes
-//!   from the sender's side.
+//!   from the sender's side; [`sources`]: the other senders an agent takes requests from.
 //! - [`payload`], [`message`]: the body as `docs/webhooks.md` (The payload) reads it and the
 //!   message the agent gets; [`json_depth`]: the nesting limit checked before any parsing.
 //! - [`ingest`]: the trigger use case ([`ingest::accept`]), with the rate limiter and the
@@ -39,4 +39,5 @@ pub mod runtime;
 pub mod secret;
 pub mod signature;
 pub mod signer;
+pub mod sources;
 pub mod store;

@@ -30,7 +30,7 @@ pub struct Payload {
 
 /// The keys `docs/webhooks.md` (The payload) reads. Each is `Some` when the key is present, even
 /// with a `null` value, because presence alone decides between envelope and raw form.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct Keys<'a> {
     #[serde(default, borrow, deserialize_with = "present")]
     event: Option<&'a RawValue>,
@@ -88,6 +88,17 @@ impl Payload {
         hints: SenderHints<'_>,
         max_depth: usize,
     ) -> Result<Self, PayloadError> {
+        Self::parse_as(body, hints, max_depth, true)
+    }
+
+    /// [`Payload::parse`], with `envelope = false` for a sender's own body (docs/senders.md):
+    /// its keys are the sender's, so `event`, `source` and `data` are not ours to check.
+    pub fn parse_as(
+        body: &[u8],
+        hints: SenderHints<'_>,
+        max_depth: usize,
+        envelope: bool,
+    ) -> Result<Self, PayloadError> {
         json_depth::check(body, max_depth).map_err(|e| {
             PayloadError(format!(
                 "the payload nests deeper than {} levels (the server's max_json_depth)",
@@ -110,6 +121,14 @@ impl Payload {
                 }
             )));
         }
+        if !envelope {
+            let (event, source) = raw_form_origin(&Keys::default(), hints);
+            return Ok(Self {
+                raw: Arc::from(raw),
+                event,
+                source,
+            });
+        }
         let keys = Keys::read(raw.get())?;
         let event = optional_string("event", keys.event)?;
         let source = optional_string("source", keys.source)?;
@@ -123,6 +142,16 @@ impl Payload {
             event,
             source,
         })
+    }
+
+    /// [`Payload::data_of`] for a run authenticated by `scheme`: a sender's own body is data
+    /// whole, whatever its keys.
+    pub fn data_for(payload: &RawValue, scheme: crate::run::AuthScheme) -> &str {
+        if scheme.reads_envelope() {
+            Self::data_of(payload)
+        } else {
+            payload.get()
+        }
     }
 
     /// The JSON text the agent's `Data:` line renders: `data` of an envelope (`null` when

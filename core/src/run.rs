@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 use crate::agent::Agent;
 use crate::ids::{AgentId, CrewId, RunId, WorkspaceId};
+use crate::sources::AuthStrength;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -82,6 +83,24 @@ pub enum AuthScheme {
     StandardWebhooks,
     #[serde(rename = "legacy-secret")]
     LegacySecret,
+    #[serde(rename = "stripe")]
+    Stripe,
+    #[serde(rename = "slack")]
+    Slack,
+    #[serde(rename = "svix")]
+    Svix,
+    #[serde(rename = "grafana")]
+    Grafana,
+    #[serde(rename = "grafana+timestamp")]
+    GrafanaTimestamp,
+    #[serde(rename = "shopify")]
+    Shopify,
+    #[serde(rename = "linear")]
+    Linear,
+    #[serde(rename = "gitlab")]
+    GitLab,
+    #[serde(rename = "bearer")]
+    Bearer,
 }
 
 impl AuthScheme {
@@ -92,11 +111,69 @@ impl AuthScheme {
             Self::GitHub => "X-Hub-Signature-256",
             Self::StandardWebhooks => "webhook-signature",
             Self::LegacySecret => "X-Webhook-Secret",
+            Self::Stripe => "Stripe-Signature",
+            Self::Slack => "X-Slack-Signature",
+            Self::Svix => "svix-signature",
+            Self::Grafana | Self::GrafanaTimestamp => "X-Grafana-Alerting-Signature",
+            Self::Shopify => "X-Shopify-Hmac-Sha256",
+            Self::Linear => "Linear-Signature",
+            Self::GitLab => "X-Gitlab-Token",
+            Self::Bearer => "Authorization",
         }
     }
 
+    /// The name runs and the agent's `CREWSHIP_AUTH_SCHEME` carry.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Signature => "signature",
+            Self::SignatureTimestamp => "signature+timestamp",
+            Self::GitHub => "github",
+            Self::StandardWebhooks => "standard-webhooks",
+            Self::LegacySecret => "legacy-secret",
+            Self::Stripe => "stripe",
+            Self::Slack => "slack",
+            Self::Svix => "svix",
+            Self::Grafana => "grafana",
+            Self::GrafanaTimestamp => "grafana+timestamp",
+            Self::Shopify => "shopify",
+            Self::Linear => "linear",
+            Self::GitLab => "gitlab",
+            Self::Bearer => "bearer",
+        }
+    }
+
+    /// How strongly the scheme authenticates (`docs/security.md`). Linear's timestamp travels
+    /// in the signed body and is checked after verification.
+    pub fn strength(self) -> AuthStrength {
+        match self {
+            Self::SignatureTimestamp
+            | Self::StandardWebhooks
+            | Self::Stripe
+            | Self::Slack
+            | Self::Svix
+            | Self::GrafanaTimestamp
+            | Self::Linear => AuthStrength::Timestamped,
+            Self::Signature | Self::GitHub | Self::Grafana | Self::Shopify => AuthStrength::Signed,
+            Self::LegacySecret | Self::GitLab | Self::Bearer => AuthStrength::Static,
+        }
+    }
+
+    /// Whether the body may be the envelope form of `docs/webhooks.md`. A sender's own body is
+    /// always taken whole: Stripe's and Svix's top-level `data` is theirs.
+    pub fn reads_envelope(self) -> bool {
+        matches!(
+            self,
+            Self::Signature
+                | Self::SignatureTimestamp
+                | Self::GitHub
+                | Self::StandardWebhooks
+                | Self::LegacySecret
+                | Self::Bearer
+        )
+    }
+
     pub fn is_timestamped(self) -> bool {
-        matches!(self, Self::SignatureTimestamp | Self::StandardWebhooks)
+        self.strength() == AuthStrength::Timestamped
     }
 }
 
@@ -120,6 +197,9 @@ pub struct Run {
     pub event: String,
     pub source: String,
     pub auth_scheme: AuthScheme,
+    /// `auth_scheme`'s strength, recorded beside it for filters and the agent's environment.
+    #[serde(default)]
+    pub auth_strength: AuthStrength,
     pub delivery_id: Option<String>,
     /// The whole request body as received (validated JSON), so numbers keep their spelling.
     pub payload: Arc<RawValue>,
@@ -169,6 +249,7 @@ impl Run {
             event: new.event,
             source: new.source,
             auth_scheme: new.auth_scheme,
+            auth_strength: new.auth_scheme.strength(),
             delivery_id: new.delivery_id,
             payload: new.payload,
             created_at: now,

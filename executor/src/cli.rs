@@ -79,6 +79,8 @@ mod tests {
             max_queued_runs: 1,
             max_concurrent_runs: 1,
             isolation: Default::default(),
+            sources: Vec::new(),
+            min_auth_strength: Default::default(),
         }
     }
 

@@ -9,6 +9,7 @@ use crewship_core::message::{agent_message, generate_nonce};
 use crewship_core::payload::Payload;
 use crewship_core::run::{Run, RunStatus};
 use crewship_core::runtime::{Execution, ExitStatus, Placement, RuntimeId};
+use crewship_core::secret::Secret;
 use tokio_util::sync::CancellationToken;
 
 use crate::Executor;
@@ -100,11 +101,23 @@ impl Executor {
         let message = agent_message(
             &run.event,
             &run.source,
-            Payload::data_of(&run.payload),
+            Payload::data_for(&run.payload, run.auth_scheme),
             &generate_nonce(),
         );
-        let spec = cli::build(agent, &message)
+        let mut spec = cli::build(agent, &message)
             .map_err(|e| Ending::failed(format!("agent command could not be built: {e}")))?;
+        // How the trigger authenticated, so the agent can narrow what it does for a weakly
+        // authenticated one (docs/security.md).
+        spec.env.extend([
+            (
+                "CREWSHIP_AUTH_SCHEME".to_owned(),
+                Secret::new(run.auth_scheme.as_str()),
+            ),
+            (
+                "CREWSHIP_AUTH_STRENGTH".to_owned(),
+                Secret::new(run.auth_strength.as_str()),
+            ),
+        ]);
         let mut output = RunOutput::new(
             run,
             &agent.name,

@@ -36,6 +36,8 @@ impl AgentBuilder {
                 max_queued_runs: 1000,
                 max_concurrent_runs: 1,
                 isolation: Default::default(),
+                sources: Vec::new(),
+                min_auth_strength: Default::default(),
             },
         }
     }

@@ -5,6 +5,7 @@
 use crate::error_code::ErrorCode;
 use crate::ingest::admission::Quota;
 use crate::run::AuthScheme;
+use crate::sources::AuthStrength;
 use crate::store::BoxError;
 
 /// The kind of answer, which the transport maps to its status code.
@@ -64,6 +65,14 @@ pub enum Rejection {
          X-Signature with the hex HMAC-SHA256 of \"<timestamp>.<body>\""
     )]
     TimestampRequired,
+    #[error(
+        "this agent requires {} authentication at least; {} is {}",
+        .required.as_str(), .scheme.header(), .scheme.strength().as_str()
+    )]
+    AuthTooWeak {
+        scheme: AuthScheme,
+        required: AuthStrength,
+    },
     #[error("the body must be JSON: send Content-Type: application/json")]
     UnsupportedMediaType,
     #[error("{0}")]
@@ -100,6 +109,7 @@ impl Rejection {
             Self::MissingCredentials
             | Self::IncompleteStandardWebhooks
             | Self::LegacySecretRetired
+            | Self::AuthTooWeak { .. }
             | Self::InvalidCredentials { .. } => ErrorClass::Unauthorized,
             Self::InvalidTimestamp
             | Self::StaleTimestamp { .. }
@@ -121,6 +131,7 @@ impl Rejection {
             Self::StaleTimestamp { .. } => ErrorCode::StaleTimestamp,
             Self::LegacySecretRetired => ErrorCode::LegacySecretRetired,
             Self::TimestampRequired => ErrorCode::TimestampRequired,
+            Self::AuthTooWeak { .. } => ErrorCode::AuthTooWeak,
             Self::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
             Self::InvalidPayload(_) => ErrorCode::InvalidPayload,
             Self::RateLimited(_) => ErrorCode::RateLimited,

@@ -12,6 +12,7 @@
 pub mod admission;
 pub mod dedup;
 pub mod error;
+pub mod form;
 pub mod request;
 pub mod timestamp;
 
@@ -27,12 +28,13 @@ use crate::ids::{AgentId, CrewId, RunId};
 use crate::payload::Payload;
 use crate::ports::Ports;
 use crate::run::{AuthScheme, NewRun, Run, RunStatus};
+use crate::sources::origin::{self, OriginError, SenderEvents, Special};
 use crate::store::Reservation;
 
 pub use admission::{Quota, QuotaGuard, RateLimiter};
 pub use dedup::ReservationGuard;
 pub use error::{ErrorClass, IngestError, Rejection};
-pub use request::{CredentialHeaders, Presented, TriggerRequest};
+pub use request::{CredentialHeaders, Presented, SenderHeaders, TriggerRequest};
 pub use timestamp::TimestampError;
 
 /// The settings the use case reads.
@@ -52,6 +54,8 @@ pub enum Outcome {
     Created { run_id: RunId, quota: Quota },
     /// A delivery already seen within the window: the original run, nothing created.
     Duplicate { original: RunId },
+    /// Slack's signed `url_verification`: answered `200` with the challenge, nothing created.
+    Challenge(String),
 }
 
 /// An accepted request.
@@ -87,19 +91,61 @@ pub async fn accept(
     if agent.require_timestamp && !scheme.is_timestamped() {
         return Err(with_flag(Rejection::TimestampRequired));
     }
-    // Steps 8–9: the body.
-    if !request.declares_json(verified.body()) {
+    // The legacy header keeps working exactly as before until its own sunset (step 6).
+    if scheme.strength() < agent.min_auth_strength && scheme != AuthScheme::LegacySecret {
+        return Err(with_flag(Rejection::AuthTooWeak {
+            scheme,
+            required: agent.min_auth_strength,
+        }));
+    }
+    // Steps 8–9: the body. GitHub hooks configured as form-encoded sign the raw form and carry
+    // the JSON in its `payload` field.
+    let form_payload = match scheme {
+        AuthScheme::GitHub if request.declares_form() => {
+            Some(form::payload_field(verified.body()).ok_or_else(|| {
+                with_flag(Rejection::InvalidPayload(form::MISSING_PAYLOAD.into()))
+            })?)
+        }
+        _ => None,
+    };
+    let body: &[u8] = form_payload.as_deref().unwrap_or(verified.body());
+    if form_payload.is_none() && !request.declares_json(body) {
         return Err(with_flag(Rejection::UnsupportedMediaType));
     }
-    let payload = Payload::parse(
-        verified.body(),
+    let mut payload = Payload::parse_as(
+        body,
         request.sender_hints(),
         settings.max_json_depth,
+        scheme.reads_envelope(),
     )
     .map_err(|e| with_flag(Rejection::InvalidPayload(e.0)))?;
+    let events = SenderEvents {
+        gitlab_event: request.gitlab_event.as_deref(),
+        shopify_topic: request.shopify_topic.as_deref(),
+    };
+    let mut delivery_id = request.delivery_id.clone();
+    match origin::of(scheme, payload.raw.get(), events, now) {
+        Err(OriginError::StaleLinearTimestamp) => {
+            return Err(with_flag(Rejection::StaleTimestamp {
+                tolerance_secs: origin::LINEAR_TOLERANCE_SECS as u64,
+            }));
+        }
+        Ok(Some((_, Some(Special::SlackChallenge(challenge))))) => {
+            return Ok(Accepted {
+                outcome: Outcome::Challenge(challenge),
+                legacy_secret,
+            });
+        }
+        Ok(Some((origin, None))) => {
+            payload.event = origin.event;
+            payload.source = origin.source;
+            delivery_id = delivery_id.or(origin.delivery_id);
+        }
+        Ok(None) => {}
+    }
 
     // Step 10: deduplication.
-    let keys = dedup::keys(request.delivery_id.as_deref(), &verified);
+    let keys = dedup::keys(delivery_id.as_deref(), &verified);
     let run_id = RunId::generate();
     let reservation = ports
         .dedup
@@ -122,7 +168,7 @@ pub async fn accept(
         event: payload.event,
         source: payload.source,
         auth_scheme: scheme,
-        delivery_id: request.delivery_id,
+        delivery_id,
         payload: payload.raw,
     };
     let queued = admit_and_record(ports, limiter, &agent, Run::queued(&agent, new, now)).await;

@@ -32,11 +32,67 @@ pub struct CredentialHeaders {
     pub webhook_signature: Option<String>,
     /// `X-Webhook-Secret`; its `Debug` never shows the value.
     pub webhook_secret: Option<Secret>,
+    /// The other senders' headers (`docs/senders.md`), checked after the agent's own schemes.
+    pub senders: SenderHeaders,
+}
+
+/// The headers of the senders an agent's `sources` take (`docs/senders.md`). Plaintext tokens
+/// are [`Secret`]s, so a `Debug` shows none of them.
+#[derive(Debug, Default, Clone)]
+pub struct SenderHeaders {
+    pub stripe_signature: Option<String>,
+    pub slack_signature: Option<String>,
+    pub slack_timestamp: Option<String>,
+    pub svix_id: Option<String>,
+    pub svix_timestamp: Option<String>,
+    pub svix_signature: Option<String>,
+    pub grafana_signature: Option<String>,
+    pub grafana_timestamp: Option<String>,
+    pub shopify_hmac: Option<String>,
+    pub linear_signature: Option<String>,
+    pub gitlab_token: Option<Secret>,
+    /// The token of `Authorization: Bearer <token>`.
+    pub bearer: Option<Secret>,
+}
+
+impl SenderHeaders {
+    /// The first present, in the order of the fields. An incomplete set (a Slack signature
+    /// without its timestamp, a Svix signature without id or timestamp) still counts as
+    /// presented: it fails verification instead of letting a lower one be checked.
+    fn select(self) -> Option<Credential> {
+        if let Some(sig) = self.stripe_signature {
+            return Some(Credential::stripe(&sig));
+        }
+        if let Some(sig) = self.slack_signature {
+            return Some(Credential::slack(
+                &sig,
+                self.slack_timestamp.as_deref().unwrap_or(""),
+            ));
+        }
+        if let Some(sigs) = self.svix_signature {
+            let id = self.svix_id.unwrap_or_default();
+            let ts = self.svix_timestamp.unwrap_or_default();
+            return Some(Credential::svix(&id, &ts, &sigs));
+        }
+        if let Some(sig) = self.grafana_signature {
+            return Some(Credential::grafana(&sig, self.grafana_timestamp.as_deref()));
+        }
+        if let Some(sig) = self.shopify_hmac {
+            return Some(Credential::shopify(&sig));
+        }
+        if let Some(sig) = self.linear_signature {
+            return Some(Credential::linear(&sig));
+        }
+        if let Some(token) = self.gitlab_token {
+            return Some(Credential::GitLab(token));
+        }
+        self.bearer.map(Credential::Bearer)
+    }
 }
 
 impl CredentialHeaders {
     /// The first present of `X-Signature`, `X-Hub-Signature-256`, `webhook-signature`,
-    /// `X-Webhook-Secret`, alone.
+    /// `X-Webhook-Secret`, then the other senders' headers, alone.
     ///
     /// Every HMAC scheme is keyed by the bytes of the agent's secret string. Standard Webhooks
     /// libraries take that key written as `whsec_` + base64(secret bytes); docs/webhooks.md
@@ -56,8 +112,11 @@ impl CredentialHeaders {
                 _ => Presented::IncompleteStandardWebhooks,
             };
         }
-        match self.webhook_secret {
-            Some(secret) => Presented::Credential(Credential::LegacySecret(secret)),
+        if let Some(secret) = self.webhook_secret {
+            return Presented::Credential(Credential::LegacySecret(secret));
+        }
+        match self.senders.select() {
+            Some(credential) => Presented::Credential(credential),
             None => Presented::Nothing,
         }
     }
@@ -79,6 +138,8 @@ pub struct TriggerRequest {
     /// The payload).
     pub github_event: Option<String>,
     pub gitlab_event: Option<String>,
+    /// `X-Shopify-Topic`: the event of a request a `shopify` source verified.
+    pub shopify_topic: Option<String>,
     /// The raw body, exactly as received (already bounded by the transport's size limit).
     pub body: Bytes,
 }
@@ -89,6 +150,17 @@ impl TriggerRequest {
             github_event: self.github_event.as_deref(),
             gitlab_event: self.gitlab_event.as_deref(),
         }
+    }
+
+    /// `Content-Type: application/x-www-form-urlencoded` (GitHub's form content type).
+    pub(crate) fn declares_form(&self) -> bool {
+        self.content_type.as_deref().is_some_and(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
     }
 
     /// `docs/webhooks.md` step 8: a non-empty `body` (the verified one: authentication took it out

@@ -29,6 +29,12 @@ pub fn agent_view(agent: &Agent, now: OffsetDateTime) -> Value {
         "max_queued_runs": agent.max_queued_runs,
         "max_concurrent_runs": agent.max_concurrent_runs,
         "isolation": agent.isolation,
+        // Write-only secrets: a fingerprint tells them apart, never the secret.
+        "sources": agent.sources.iter().map(|s| json!({
+            "kind": s.kind,
+            "secret_fingerprint": s.fingerprint(),
+        })).collect::<Vec<_>>(),
+        "min_auth_strength": agent.min_auth_strength,
         "webhook_path": format!("/api/v1/webhooks/{}/{}/trigger", agent.crew_id, agent.id),
     })
 }

@@ -73,6 +73,9 @@ fn accepted(outcome: Outcome) -> Response {
     let (run_id, quota) = match &outcome {
         Outcome::Created { run_id, quota } => (run_id, Some(*quota)),
         Outcome::Duplicate { original } => (original, None),
+        Outcome::Challenge(challenge) => {
+            return (StatusCode::OK, Json(json!({ "challenge": challenge }))).into_response();
+        }
     };
     let mut response = (
         StatusCode::ACCEPTED,

@@ -4,7 +4,7 @@
 
 use axum::http::HeaderMap;
 use bytes::Bytes;
-use crewship_core::ingest::{CredentialHeaders, TriggerRequest};
+use crewship_core::ingest::{CredentialHeaders, SenderHeaders, TriggerRequest};
 use crewship_core::secret::Secret;
 
 /// The value of a header, `None` when absent, empty or not visible ASCII.
@@ -26,13 +26,17 @@ fn credential_header(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// The sender's delivery id: the first present of `Idempotency-Key`, `webhook-id`,
-/// `X-GitHub-Delivery`, `X-Delivery-Id`.
+/// `X-GitHub-Delivery`, `X-Delivery-Id`, `svix-id`, `X-Gitlab-Event-UUID`,
+/// `X-Shopify-Webhook-Id` (senders whose id is in the body get it from there).
 fn delivery_id(headers: &HeaderMap) -> Option<String> {
     [
         "idempotency-key",
         "webhook-id",
         "x-github-delivery",
         "x-delivery-id",
+        "svix-id",
+        "x-gitlab-event-uuid",
+        "x-shopify-webhook-id",
     ]
     .into_iter()
     .find_map(|name| header(headers, name))
@@ -47,6 +51,21 @@ pub fn read(crew: String, agent: String, headers: &HeaderMap, body: Bytes) -> Tr
         webhook_timestamp: credential_header(headers, "webhook-timestamp"),
         webhook_signature: credential_header(headers, "webhook-signature"),
         webhook_secret: credential_header(headers, "x-webhook-secret").map(Secret::new),
+        senders: SenderHeaders {
+            stripe_signature: credential_header(headers, "stripe-signature"),
+            slack_signature: credential_header(headers, "x-slack-signature"),
+            slack_timestamp: credential_header(headers, "x-slack-request-timestamp"),
+            svix_id: credential_header(headers, "svix-id"),
+            svix_timestamp: credential_header(headers, "svix-timestamp"),
+            svix_signature: credential_header(headers, "svix-signature"),
+            grafana_signature: credential_header(headers, "x-grafana-alerting-signature"),
+            grafana_timestamp: credential_header(headers, "x-grafana-alerting-timestamp"),
+            shopify_hmac: credential_header(headers, "x-shopify-hmac-sha256"),
+            linear_signature: credential_header(headers, "linear-signature"),
+            gitlab_token: credential_header(headers, "x-gitlab-token").map(Secret::new),
+            bearer: credential_header(headers, "authorization")
+                .and_then(|v| v.strip_prefix("Bearer ").map(Secret::new)),
+        },
     }
     .select();
     TriggerRequest {
@@ -57,6 +76,7 @@ pub fn read(crew: String, agent: String, headers: &HeaderMap, body: Bytes) -> Tr
         delivery_id: delivery_id(headers),
         github_event: header(headers, "x-github-event"),
         gitlab_event: header(headers, "x-gitlab-event"),
+        shopify_topic: header(headers, "x-shopify-topic"),
         body,
     }
 }

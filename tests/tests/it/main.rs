@@ -12,5 +12,6 @@ mod keeper_limits;
 mod lifecycle;
 mod live_runs;
 mod no_secrets_in_logs;
+mod senders;
 mod walking_skeleton;
 mod workspace_isolation;
