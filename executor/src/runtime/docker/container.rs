@@ -98,8 +98,9 @@ impl ContainerSpec {
             entrypoint: Some(KEEPALIVE.iter().map(|s| (*s).to_owned()).collect()),
             user: Some(format!("{}:{}", self.uid, self.gid)),
             working_dir: Some(WORK_MOUNT.to_owned()),
-            // Nothing of the executor's: execs bring their own environment.
-            env: Some(Vec::new()),
+            // Nothing of the executor's: execs bring their own environment. HOME is the crew
+            // directory unless the agent's environment says otherwise (CLIs keep state there).
+            env: Some(vec![format!("HOME={WORK_MOUNT}")]),
             labels: Some(self.labels.clone()),
             host_config: Some(HostConfig {
                 network_mode: Some(self.network.clone()),
@@ -250,7 +251,7 @@ mod tests {
         assert_eq!(mounts.len(), 1, "nothing else of the host");
         assert_eq!(mounts[0].source.as_deref(), Some("/srv/crews/ws/ops"));
         assert_eq!(body.user.as_deref(), Some("65534:65534"));
-        assert_eq!(body.env, Some(Vec::new()));
+        assert_eq!(body.env, Some(vec!["HOME=/work".to_owned()]));
     }
 
     #[test]
