@@ -384,3 +384,20 @@ fn the_docker_runtime_takes_its_documented_defaults() {
     assert_eq!(d.name_prefix, "crewship");
     assert_eq!(d.host, None);
 }
+
+#[test]
+fn an_agents_isolation_takes_cpus_as_a_number_and_refuses_limits_out_of_range() {
+    let agent = |isolation: &str| {
+        format!(
+            "[[agents]]\nid = \"a\"\ncrew_id = \"c\"\nworkspace_id = \"w\"\ncommand = [\"true\"]\n\
+             isolation = {{ {isolation} }}"
+        )
+    };
+    for (text, millis) in [("cpus = 1.5", 1500), ("cpus = 2", 2000)] {
+        let s = file(Bin::LocalRunner, &agent(text)).unwrap();
+        let (a, _) = &s.agents().unwrap()[0];
+        assert_eq!(a.isolation.cpus.map(|c| c.millis()), Some(millis), "{text}");
+    }
+    let e = file(Bin::LocalRunner, &agent("memory_mb = 8")).unwrap_err();
+    assert_eq!(e.key, "agents[0].isolation.memory_mb", "{e}");
+}

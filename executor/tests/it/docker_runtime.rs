@@ -27,6 +27,17 @@ pub fn options(root: &Path, instance: &Instance) -> DockerOptions {
     }
 }
 
+/// A runtime of a fresh instance in a fresh work directory; `None` (skip) without an engine.
+fn setup() -> Option<(Instance, tempfile::TempDir, DockerRuntime)> {
+    if !docker::available() {
+        return None;
+    }
+    let instance = Instance::new();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = DockerRuntime::new(options(dir.path(), &instance)).unwrap();
+    Some((instance, dir, rt))
+}
+
 fn sh(script: &str) -> ExecSpec {
     ExecSpec {
         argv: vec!["sh".into(), "-c".into(), script.into()],
@@ -45,12 +56,9 @@ fn inspect(name: &str, format: &str) -> String {
 
 #[tokio::test]
 async fn the_crews_container_carries_the_configured_confinement() {
-    if !docker::available() {
+    let Some((_instance, dir, rt)) = setup() else {
         return;
-    }
-    let instance = Instance::new();
-    let dir = tempfile::tempdir().unwrap();
-    let rt = DockerRuntime::new(options(dir.path(), &instance)).unwrap();
+    };
     let mut place = place();
     place.isolation = Isolation {
         memory_mb: Some(256),
@@ -108,12 +116,9 @@ async fn the_crews_container_carries_the_configured_confinement() {
 /// process of the tree is in the container (`docker top`), only its keep-alive.
 #[tokio::test]
 async fn kill_leaves_no_process_of_the_tree_in_the_container() {
-    if !docker::available() {
+    let Some((_instance, _dir, rt)) = setup() else {
         return;
-    }
-    let instance = Instance::new();
-    let dir = tempfile::tempdir().unwrap();
-    let rt = DockerRuntime::new(options(dir.path(), &instance)).unwrap();
+    };
     let id = rt.ensure(&place()).await.unwrap();
     let script = "trap '' TERM; sleep 300 & sleep 301 & echo ready; wait";
     let mut exec = rt.exec(&id, sh(script)).await.unwrap();
