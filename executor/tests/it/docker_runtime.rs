@@ -173,6 +173,32 @@ async fn at_start_stale_agents_of_a_previous_executor_are_stopped() {
     assert!(!top.contains("sleep 300"), "{top}");
 }
 
+/// The idle reaper (or an operator) may stop the container between `ensure` and `exec`.
+#[tokio::test]
+async fn an_exec_into_a_stopped_container_starts_it_again() {
+    let Some((_instance, _dir, rt)) = setup() else {
+        return;
+    };
+    let id = rt.ensure(&place()).await.unwrap();
+    docker::docker(&["stop", "-t", "0", &id.0]).unwrap();
+    let mut exec = rt.exec(&id, sh("echo back")).await.unwrap();
+    assert_eq!(exec.next_line().await.unwrap().unwrap().content, "back");
+}
+
+#[tokio::test]
+async fn a_missing_image_fails_ensure_naming_it_and_nothing_is_pulled() {
+    let Some((instance, dir, _)) = setup() else {
+        return;
+    };
+    let mut opts = options(dir.path(), &instance);
+    opts.image = Some("crewship-test/no-such-image:0".into());
+    let rt = DockerRuntime::new(opts).unwrap();
+    let text = rt.ensure(&place()).await.unwrap_err().to_string();
+    assert!(text.contains("could not be ensured"), "{text}");
+    assert!(text.contains("no-such-image"), "{text}");
+    assert!(instance.containers().is_empty());
+}
+
 #[tokio::test]
 async fn an_idle_container_is_stopped_and_started_again_on_use() {
     if !docker::available() {

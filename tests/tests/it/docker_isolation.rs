@@ -1,8 +1,8 @@
 //! The docker runtime end to end: a signed webhook to the real `local-runner` with
 //! `runtime = "docker"` runs its agent in the crew's container on the machine's Docker Engine,
-//! and from there the agent cannot read the runner's config file, cannot reach a port the test
-//! listens on, does not see the runner's environment, and its container carries the configured
-//! limits, no network and a non-root user (`docker inspect`).
+//! and from there the agent cannot read the runner's config file or another crew's files, cannot
+//! reach a port the test listens on, does not see the runner's environment, and its container
+//! carries the configured limits, no network and a non-root user (`docker inspect`).
 
 use std::time::Duration;
 
@@ -48,6 +48,7 @@ fn probe_script(config_path: &str, host: &str, port: u16) -> String {
     format!(
         "echo user=$(id -u); \
          cat '{config_path}' >/dev/null 2>&1 && echo read-config || echo no-config; \
+         cat ../other/secret.txt >/dev/null 2>&1 && echo read-other-crew || echo no-other-crew; \
          cat /proc/1/environ /proc/*/environ 2>/dev/null | tr '\\0' '\\n' > /tmp/environ; \
          env >> /tmp/environ; \
          grep -q '{MARKER}\\|{AWS_SECRET}' /tmp/environ && echo saw-runner-env || echo clean-env; \
@@ -93,6 +94,11 @@ async fn an_agent_in_its_container_reaches_nothing_of_the_host() {
         },
     )
     .unwrap();
+    // Another crew's file, beside this crew's directory on the host.
+    let other = runner.crew_dir("ws", "other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("secret.txt"), "other crew's").unwrap();
+
     let body = r#"{"event":"push","source":"ci","data":{"n":1}}"#;
     let (status, answer) = runner.trigger("crew", "probe", SECRET, body).await.unwrap();
     assert_eq!(status, 202, "{answer}");
@@ -120,6 +126,7 @@ async fn an_agent_in_its_container_reaches_nothing_of_the_host() {
         assert!(lines.contains(&expected), "{expected} missing: {lines:?}");
     }
     assert!(!lines.contains(&"read-config"), "{lines:?}");
+    assert!(lines.contains(&"no-other-crew"), "{lines:?}");
     assert!(lines.contains(&"no-config"), "{lines:?}");
     // The path the agent tried is the runner's config file, as seen from the crew directory.
     assert!(runner.crew_dir("ws", "crew").join(config_path).exists());

@@ -170,7 +170,7 @@ pub async fn ensure(docker: &Docker, spec: &ContainerSpec) -> Result<(), DockerE
     Err(DockerError::NotRunning(spec.name.clone()))
 }
 
-async fn start(docker: &Docker, name: &str) -> Result<(), DockerError> {
+pub async fn start(docker: &Docker, name: &str) -> Result<(), DockerError> {
     // 304 (already started, by a concurrent ensure) is a success for bollard.
     call(
         "start container",

@@ -124,10 +124,20 @@ impl ContainerRuntime for DockerRuntime {
         spec: ExecSpec,
     ) -> Result<Box<dyn Execution>, RuntimeError> {
         self.ready().await?;
-        let in_use = self.activity.in_use(&runtime.0);
-        let execution = exec::start(&self.docker, &runtime.0, spec, in_use)
-            .await
-            .map_err(RuntimeError::spawn)?;
+        let name = &runtime.0;
+        let in_use = self.activity.in_use(name);
+        let execution = match exec::start(&self.docker, name, spec.clone(), in_use).await {
+            // Stopped between ensure and exec (the idle reaper, an operator): started again.
+            Err(e) if client::is_conflict(&e) => {
+                container::start(&self.docker, name)
+                    .await
+                    .map_err(RuntimeError::spawn)?;
+                let in_use = self.activity.in_use(name);
+                exec::start(&self.docker, name, spec, in_use).await
+            }
+            other => other,
+        }
+        .map_err(RuntimeError::spawn)?;
         Ok(Box::new(execution))
     }
 
