@@ -15,7 +15,7 @@ use super::error::DockerError;
 /// engine runs on another machine).
 pub async fn container_pid(docker: &Docker, exec_id: &str) -> Option<i32> {
     // The engine answers the attach before the process starts: the pid is 0 for a moment.
-    for delay_ms in [0, 2, 5, 10, 20, 50, 100, 200, 400, 800] {
+    for delay_ms in [5, 10, 20, 50, 100, 200, 400, 800] {
         tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
         let info = call("inspect exec", docker.inspect_exec(exec_id))
             .await
