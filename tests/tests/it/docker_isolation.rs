@@ -2,7 +2,8 @@
 //! `runtime = "docker"` runs its agent in the crew's container on the machine's Docker Engine,
 //! and from there the agent cannot read the runner's config file or another crew's files, cannot
 //! reach a port the test listens on, does not see the runner's environment, and its container
-//! carries the configured limits, no network and a non-root user (`docker inspect`).
+//! carries the configured limits, no network and a non-root user (`docker inspect`). And no agent
+//! outlives a runner killed by SIGKILL.
 
 use std::time::Duration;
 
@@ -151,5 +152,54 @@ async fn an_agent_in_its_container_reaches_nothing_of_the_host() {
         inspect("{{index .Config.Labels \"crewship.workspace\"}}.{{index .Config.Labels \"crewship.crew\"}}")
             .unwrap(),
         "ws.crew"
+    );
+}
+
+/// No agent outlives its runner: SIGKILL the runner mid-run and, within 5 s, nothing of the
+/// agent runs in its container any more (the container stops with the runner's lifeline).
+#[tokio::test]
+async fn a_sigkilled_runners_agents_stop_within_five_seconds() {
+    if !docker::available() {
+        return;
+    }
+    let instance = Instance::new();
+    let mut runner = Runner::start(&config(&instance, "sleep 300 & echo started; wait")).unwrap();
+    let body = r#"{"event":"push","source":"ci","data":{}}"#;
+    let (status, answer) = runner.trigger("crew", "probe", SECRET, body).await.unwrap();
+    assert_eq!(status, 202, "{answer}");
+    let run_id = answer["run_id"].as_str().unwrap().to_owned();
+    let started = std::time::Instant::now();
+    loop {
+        let logs = runner.run_logs("probe", &run_id, TOKEN).await.unwrap();
+        if logs.iter().any(|e| e["content"] == "started") {
+            break;
+        }
+        assert!(
+            started.elapsed() < LIMIT,
+            "the agent never started: {logs:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let containers = instance.containers();
+    assert_eq!(containers.len(), 1, "{containers:?}");
+    let agent_running = || {
+        docker::docker(&["top", &containers[0], "-o", "pid,args"])
+            .is_ok_and(|top| top.contains("sleep 300"))
+    };
+    assert!(agent_running());
+
+    e2e_tests::signal(runner.pid(), "KILL");
+    let _ = runner.terminate();
+    let killed = std::time::Instant::now();
+    while agent_running() {
+        assert!(
+            killed.elapsed() < Duration::from_secs(5),
+            "the agent outlived its runner by 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "the agent stopped {:?} after its runner's SIGKILL",
+        killed.elapsed()
     );
 }

@@ -24,8 +24,9 @@ pub const LABEL_INSTANCE: &str = "crewship.instance";
 pub const LABEL_WORKSPACE: &str = "crewship.workspace";
 pub const LABEL_CREW: &str = "crewship.crew";
 
-/// The container's main process only keeps it alive (about 68 years): agents are execs.
-const KEEPALIVE: [&str; 2] = ["sleep", "2147483647"];
+/// The container's main process only keeps it alive, as long as its stdin is open (see
+/// `lifeline`): agents are execs.
+const KEEPALIVE: [&str; 1] = ["cat"];
 /// A writable `/tmp` on the read-only root; its pages count against the memory limit.
 const TMPFS_OPTIONS: &str = "rw,nosuid,nodev,size=64m";
 
@@ -97,6 +98,9 @@ impl ContainerSpec {
             image: Some(self.image.clone()),
             entrypoint: Some(KEEPALIVE.iter().map(|s| (*s).to_owned()).collect()),
             user: Some(format!("{}:{}", self.uid, self.gid)),
+            open_stdin: Some(true),
+            stdin_once: Some(true),
+            attach_stdin: Some(true),
             working_dir: Some(WORK_MOUNT.to_owned()),
             // Nothing of the executor's: execs bring their own environment. HOME is the crew
             // directory unless the agent's environment says otherwise (CLIs keep state there).

@@ -5,6 +5,7 @@
 //! - [`container`]: the container's confinement, create-or-reuse, labels.
 //! - [`exec`]: an agent process: environment, stdin, output lines, exit code.
 //! - [`kill`]: signalling an exec's process group inside the container.
+//! - [`lifeline`]: the container stops when the runtime's process dies.
 //! - [`activity`] and [`reconcile`]: which containers are idle; stopping stale and idle ones.
 
 mod activity;
@@ -13,6 +14,7 @@ mod container;
 mod error;
 mod exec;
 mod kill;
+mod lifeline;
 mod reconcile;
 
 pub use container::{LABEL_CREW, LABEL_INSTANCE, LABEL_MANAGED, LABEL_WORKSPACE, WORK_MOUNT};
@@ -30,12 +32,14 @@ use tokio::sync::OnceCell;
 
 use activity::Activity;
 use container::ContainerSpec;
+use lifeline::Lifelines;
 
 pub struct DockerRuntime {
     docker: Docker,
     host: String,
     options: DockerOptions,
     activity: Arc<Activity>,
+    lifelines: Lifelines,
     /// Version negotiation and the start-up reconciliation, done once before the first call.
     ready: Arc<OnceCell<()>>,
 }
@@ -52,6 +56,7 @@ impl DockerRuntime {
             host,
             options,
             activity: Arc::new(Activity::default()),
+            lifelines: Lifelines::default(),
             ready: Arc::new(OnceCell::new()),
         };
         if tokio::runtime::Handle::try_current().is_ok() {
@@ -114,6 +119,10 @@ impl ContainerRuntime for DockerRuntime {
         container::ensure(&self.docker, &spec)
             .await
             .map_err(|e| RuntimeError::ensure(&place.crew, e))?;
+        self.lifelines
+            .hold(&self.docker, &spec.name)
+            .await
+            .map_err(|e| RuntimeError::ensure(&place.crew, e))?;
         self.activity.touch(&spec.name);
         Ok(RuntimeId(spec.name))
     }
@@ -130,6 +139,10 @@ impl ContainerRuntime for DockerRuntime {
             // Stopped between ensure and exec (the idle reaper, an operator): started again.
             Err(e) if client::is_conflict(&e) => {
                 container::start(&self.docker, name)
+                    .await
+                    .map_err(RuntimeError::spawn)?;
+                self.lifelines
+                    .hold(&self.docker, name)
                     .await
                     .map_err(RuntimeError::spawn)?;
                 let in_use = self.activity.in_use(name);
