@@ -203,3 +203,41 @@ async fn a_sigkilled_runners_agents_stop_within_five_seconds() {
         killed.elapsed()
     );
 }
+
+/// The engine client logs request bodies at `debug` (an exec's body holds the agent's
+/// environment; before `bollard` was capped in `handler::telemetry` this test saw it): under
+/// `RUST_LOG=trace` no secret of the agent reaches a log line.
+#[tokio::test]
+async fn the_agents_environment_never_reaches_a_log_line_at_trace_level() {
+    if !docker::available() {
+        return;
+    }
+    const ENV_VALUE: &str = "docker-env-secret-3c3c3c3c3c3c3c3c";
+    let instance = Instance::new();
+    let config = config(&instance, "echo \"$API_KEY\" | wc -c").replace(
+        "webhook_secret =",
+        &format!("env = {{ API_KEY = \"{ENV_VALUE}\" }}\nwebhook_secret ="),
+    );
+    let runner = Runner::start_opts(
+        &config,
+        &StartOptions {
+            rust_log: Some("trace"),
+            ..StartOptions::default()
+        },
+    )
+    .unwrap();
+    let (status, answer) = runner
+        .trigger("crew", "probe", SECRET, r#"{"event":"push"}"#)
+        .await
+        .unwrap();
+    assert_eq!(status, 202, "{answer}");
+    let run_id = answer["run_id"].as_str().unwrap();
+    let run = runner.wait_for_run(run_id, TOKEN, LIMIT).await.unwrap();
+    assert_eq!(run["status"], "COMPLETED", "{run}");
+    let logs = runner.run_logs("probe", run_id, TOKEN).await.unwrap();
+    // The agent had it: its length and a newline.
+    let expected = (ENV_VALUE.len() + 1).to_string();
+    assert!(logs.iter().any(|e| e["content"] == expected), "{logs:?}");
+    let output = runner.output();
+    assert!(!output.contains(ENV_VALUE), "the agent's secret was logged");
+}
