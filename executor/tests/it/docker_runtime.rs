@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crewship_core::isolation::{Cpus, Isolation, Limits};
-use crewship_core::runtime::{ContainerRuntime, ExecSpec, Placement};
+use crewship_core::log::Stream;
+use crewship_core::runtime::{ContainerRuntime, ExecSpec, ExitStatus, Placement};
 use crewship_settings::DockerOptions;
 use crewship_test_support::docker::{self, Instance, TEST_IMAGE};
 use executor::runtime::DockerRuntime;
@@ -172,6 +173,31 @@ async fn at_start_stale_agents_of_a_previous_executor_are_stopped() {
     assert_eq!(second.ensure(&place()).await.unwrap(), id);
     let top = docker::docker(&["top", &id.0, "-o", "pid,args"]).unwrap();
     assert!(!top.contains("sleep 300"), "{top}");
+}
+
+/// A message larger than any pipe buffer arrives whole, and the output of an agent that
+/// prints while it reads does not hold up its input.
+#[tokio::test]
+async fn a_large_message_arrives_whole_on_stdin() {
+    let Some((_instance, _dir, rt)) = setup() else {
+        return;
+    };
+    let id = rt.ensure(&place()).await.unwrap();
+    let mut spec = sh("tee /dev/stderr | wc -c");
+    spec.stdin = vec![b'x'; 1024 * 1024];
+    let mut exec = rt.exec(&id, spec).await.unwrap();
+    let mut stdout = Vec::new();
+    let mut stderr_bytes = 0;
+    while let Some(line) = exec.next_line().await {
+        let line = line.unwrap();
+        match line.stream {
+            Stream::Stdout => stdout.push(line.content),
+            _ => stderr_bytes += line.content.len(),
+        }
+    }
+    assert_eq!(stdout, ["1048576"]);
+    assert_eq!(stderr_bytes, 1024 * 1024);
+    assert_eq!(exec.wait().await.unwrap(), ExitStatus::Code(0));
 }
 
 /// The idle reaper (or an operator) may stop the container between `ensure` and `exec`.

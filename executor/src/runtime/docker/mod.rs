@@ -70,11 +70,6 @@ impl DockerRuntime {
         Ok(runtime)
     }
 
-    /// The engine's client, for tests and tools that inspect what the runtime made.
-    pub fn client(&self) -> &Docker {
-        &self.docker
-    }
-
     async fn ready(&self) -> Result<(), RuntimeError> {
         self.ready_task().await
     }
