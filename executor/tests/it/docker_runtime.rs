@@ -30,13 +30,30 @@ pub fn options(root: &Path, instance: &Instance) -> DockerOptions {
 
 /// A runtime of a fresh instance in a fresh work directory; `None` (skip) without an engine.
 fn setup() -> Option<(Instance, tempfile::TempDir, DockerRuntime)> {
+    setup_with(|_| {})
+}
+
+fn setup_with(
+    adjust: impl FnOnce(&mut DockerOptions),
+) -> Option<(Instance, tempfile::TempDir, DockerRuntime)> {
     if !docker::available() {
         return None;
     }
     let instance = Instance::new();
     let dir = tempfile::tempdir().unwrap();
-    let rt = DockerRuntime::new(options(dir.path(), &instance)).unwrap();
+    let mut opts = options(dir.path(), &instance);
+    adjust(&mut opts);
+    let rt = DockerRuntime::new(opts).unwrap();
     Some((instance, dir, rt))
+}
+
+/// Waits until the container is not running, failing after `limit`.
+async fn wait_stopped(name: &str, limit: Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    while inspect(name, "{{.State.Running}}") == "true" {
+        assert!(std::time::Instant::now() < deadline, "{name} still running");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 fn sh(script: &str) -> ExecSpec {
@@ -148,12 +165,9 @@ async fn kill_leaves_no_process_of_the_tree_in_the_container() {
 /// container again.
 #[tokio::test]
 async fn at_start_stale_agents_of_a_previous_executor_are_stopped() {
-    if !docker::available() {
+    let Some((instance, dir, first)) = setup() else {
         return;
-    }
-    let instance = Instance::new();
-    let dir = tempfile::tempdir().unwrap();
-    let first = DockerRuntime::new(options(dir.path(), &instance)).unwrap();
+    };
     let id = first.ensure(&place()).await.unwrap();
     let mut stale = first.exec(&id, sh("echo up; sleep 300")).await.unwrap();
     assert_eq!(stale.next_line().await.unwrap().unwrap().content, "up");
@@ -162,14 +176,7 @@ async fn at_start_stale_agents_of_a_previous_executor_are_stopped() {
     drop(first);
     let second: Arc<dyn ContainerRuntime> =
         Arc::new(DockerRuntime::new(options(dir.path(), &instance)).unwrap());
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    while inspect(&id.0, "{{.State.Running}}") == "true" {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "stale container still running"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_stopped(&id.0, Duration::from_secs(15)).await;
     assert_eq!(second.ensure(&place()).await.unwrap(), id);
     let top = docker::docker(&["top", &id.0, "-o", "pid,args"]).unwrap();
     assert!(!top.contains("sleep 300"), "{top}");
@@ -214,12 +221,11 @@ async fn an_exec_into_a_stopped_container_starts_it_again() {
 
 #[tokio::test]
 async fn a_missing_image_fails_ensure_naming_it_and_nothing_is_pulled() {
-    let Some((instance, dir, _)) = setup() else {
+    let Some((instance, _dir, rt)) =
+        setup_with(|o| o.image = Some("crewship-test/no-such-image:0".into()))
+    else {
         return;
     };
-    let mut opts = options(dir.path(), &instance);
-    opts.image = Some("crewship-test/no-such-image:0".into());
-    let rt = DockerRuntime::new(opts).unwrap();
     let text = rt.ensure(&place()).await.unwrap_err().to_string();
     assert!(text.contains("could not be ensured"), "{text}");
     assert!(text.contains("no-such-image"), "{text}");
@@ -228,28 +234,18 @@ async fn a_missing_image_fails_ensure_naming_it_and_nothing_is_pulled() {
 
 #[tokio::test]
 async fn an_idle_container_is_stopped_and_started_again_on_use() {
-    if !docker::available() {
+    let Some((_instance, _dir, rt)) =
+        setup_with(|o| o.idle_stop = Some(Duration::from_millis(500)))
+    else {
         return;
-    }
-    let instance = Instance::new();
-    let dir = tempfile::tempdir().unwrap();
-    let mut opts = options(dir.path(), &instance);
-    opts.idle_stop = Some(Duration::from_millis(500));
-    let rt = DockerRuntime::new(opts).unwrap();
+    };
     let id = rt.ensure(&place()).await.unwrap();
     // Busy for longer than the idle time: not stopped under a running agent.
     let mut exec = rt.exec(&id, sh("sleep 2; echo done")).await.unwrap();
     assert_eq!(exec.next_line().await.unwrap().unwrap().content, "done");
     while exec.next_line().await.is_some() {}
     drop(exec);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while inspect(&id.0, "{{.State.Running}}") == "true" {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "idle container still running"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_stopped(&id.0, Duration::from_secs(10)).await;
     assert_eq!(rt.ensure(&place()).await.unwrap(), id);
     assert_eq!(inspect(&id.0, "{{.State.Running}}"), "true");
 }
