@@ -10,9 +10,11 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, fmt};
 
 /// Targets (and their sub-modules) that log payloads at `debug` or `trace`: WebSocket frames
-/// (the `auth` frame's token), HTTP heads and bodies, the AWS SDK's signed requests and the
-/// Lambda runtime's raw events. Their `info` and above carry no payload.
+/// (the `auth` frame's token), HTTP heads and bodies, the AWS SDK's signed requests, the Lambda
+/// runtime's raw events and the Docker Engine client's request bodies (an exec's environment).
+/// Their `info` and above carry no payload.
 pub const CAPPED_TARGETS: &[&str] = &[
+    "bollard",
     "tungstenite",
     "tokio_tungstenite",
     "hyper",

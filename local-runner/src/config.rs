@@ -183,7 +183,7 @@ mod tests {
         .unwrap();
         assert!(matches!(s.runtime, RuntimeBackend::Process { .. }));
         for (text, key) in [
-            ("[executor]\nruntime = \"docker\"", "executor.runtime"),
+            ("[executor]\nruntime = \"dockr\"", "executor.runtime"),
             ("[executor]\nruntime = \"keeper\"", "executor.keeper_url"),
             (
                 "[executor]\nruntime = \"keeper\"\nkeeper_url = \"http://k\"",

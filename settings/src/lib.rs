@@ -22,7 +22,7 @@ pub use flags::{Flags, ForBin};
 pub use keys::Bin;
 pub use load::{File, SettingsError, env_overrides, load};
 pub use model::Settings;
-pub use resolve::{Runtime, Token};
+pub use resolve::{DockerOptions, Runtime, Token};
 
 /// The process environment's overrides for `bin` (the Lambda functions pass their own, with
 /// SSM references resolved).

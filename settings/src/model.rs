@@ -60,12 +60,21 @@ pub struct Executor {
     pub runtime: RuntimeKind,
     pub keeper_url: Option<String>,
     pub keeper_token: Option<Secret>,
+    pub docker_host: Option<String>,
+    pub docker_image: Option<String>,
+    pub docker_user: String,
+    pub docker_idle_stop_secs: u64,
+    pub docker_memory_mb: u32,
+    pub docker_millicpus: u32,
+    pub docker_pids_limit: u32,
+    pub docker_name_prefix: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RuntimeKind {
     Process,
+    Docker,
     Keeper,
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crewship_core::agent::Agent;
 use crewship_core::api_token::{self, ApiToken};
 use crewship_core::ids::WorkspaceId;
+use crewship_core::isolation::{Cpus, Limits};
 use crewship_core::json_depth::MAX_CONFIGURABLE_DEPTH;
 use crewship_core::secret::Secret;
 
@@ -19,7 +20,27 @@ use crate::model::{Executor, QueueKind, RuntimeKind, Settings, StoreKind};
 #[derive(Debug, Clone)]
 pub enum Runtime {
     Process { work_dir: PathBuf },
+    Docker(DockerOptions),
     Keeper { url: String, token: Secret },
+}
+
+/// The `docker` runtime's settings (`executor.docker_*`, docs/runtimes.md), checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DockerOptions {
+    /// `unix:///…`; `None`: `DOCKER_HOST`, then the engine's default socket.
+    pub host: Option<String>,
+    /// Where crews' directories are created on the host, then mounted at `/work`.
+    pub work_dir: PathBuf,
+    /// The image when the agent names none.
+    pub image: Option<String>,
+    pub uid: u32,
+    pub gid: u32,
+    /// `None`: containers are never stopped for idleness.
+    pub idle_stop: Option<Duration>,
+    /// The limits an agent leaves out.
+    pub limits: Limits,
+    /// Names are `<prefix>-<workspace>.<crew>-<hash>`, labelled `crewship.instance=<prefix>`.
+    pub name_prefix: String,
 }
 
 /// A monitoring token, and whether it was generated (and is printed once at start).
@@ -203,6 +224,7 @@ impl Executor {
             RuntimeKind::Process => Ok(Runtime::Process {
                 work_dir: self.work_dir(),
             }),
+            RuntimeKind::Docker => self.docker().map(Runtime::Docker),
             RuntimeKind::Keeper => {
                 let url = self
                     .keeper_url
@@ -222,4 +244,73 @@ impl Executor {
             }
         }
     }
+
+    fn docker(&self) -> Result<DockerOptions, SettingsError> {
+        if let Some(host) = &self.docker_host
+            && !host.starts_with("unix:///")
+        {
+            // TCP would put root-equivalent access to the engine on the network, in clear.
+            return Err(err(
+                "executor.docker_host",
+                "must be a unix socket, unix:///path",
+            ));
+        }
+        if let Some(image) = &self.docker_image {
+            crewship_core::isolation::Isolation {
+                image: Some(image.clone()),
+                ..Default::default()
+            }
+            .validate()
+            .map_err(|e| err("executor.docker_image", e.message))?;
+        }
+        let (uid, gid) = parse_user(&self.docker_user).ok_or_else(|| {
+            err(
+                "executor.docker_user",
+                "must be numeric uid:gid, e.g. 65534:65534",
+            )
+        })?;
+        let limits = Limits {
+            memory_mb: self.docker_memory_mb,
+            cpus: Cpus::from_millis(self.docker_millicpus),
+            pids_limit: self.docker_pids_limit,
+        };
+        if let Some((name, message)) = limits.out_of_range() {
+            let key = match name {
+                "memory_mb" => "executor.docker_memory_mb",
+                "cpus" => "executor.docker_millicpus",
+                _ => "executor.docker_pids_limit",
+            };
+            return Err(err(key, message));
+        }
+        let prefix = &self.docker_name_prefix;
+        let prefix_ok = (1..=64).contains(&prefix.len())
+            && prefix.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+        if !prefix_ok {
+            return Err(err(
+                "executor.docker_name_prefix",
+                "must be 1 to 64 bytes of [A-Za-z0-9_.-], starting with a letter or digit",
+            ));
+        }
+        Ok(DockerOptions {
+            host: self.docker_host.clone(),
+            work_dir: self.work_dir(),
+            image: self.docker_image.clone(),
+            uid,
+            gid,
+            idle_stop: (self.docker_idle_stop_secs > 0)
+                .then(|| Duration::from_secs(self.docker_idle_stop_secs)),
+            limits,
+            name_prefix: prefix.clone(),
+        })
+    }
+}
+
+/// `uid:gid`, both numbers: the crew directory is given to this owner, so names (which only the
+/// image's `/etc/passwd` knows) are not accepted.
+fn parse_user(user: &str) -> Option<(u32, u32)> {
+    let (uid, gid) = user.split_once(':')?;
+    Some((uid.parse().ok()?, gid.parse().ok()?))
 }

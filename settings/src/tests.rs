@@ -79,9 +79,9 @@ fn file_values_are_checked_key_by_key() {
         ("[server]\nlisen = \"x\"", "server.lisen", "unknown key"),
         ("[serve]\nlisten = \"x\"", "serve", "unknown key"),
         (
-            "[executor]\nruntime = \"docker\"",
+            "[executor]\nruntime = \"dockr\"",
             "executor.runtime",
-            "docker",
+            "dockr",
         ),
         (
             "[executor]\nrun_timeout_secs = \"ten\"",
@@ -113,6 +113,26 @@ fn file_values_are_checked_key_by_key() {
             "[executor]\nruntime = \"keeper\"\nkeeper_url = \"ftp://k\"\nkeeper_token = \"t\"",
             "executor.keeper_url",
             "http",
+        ),
+        (
+            "[executor]\nruntime = \"docker\"\ndocker_host = \"tcp://10.0.0.1:2375\"",
+            "executor.docker_host",
+            "unix socket",
+        ),
+        (
+            "[executor]\nruntime = \"docker\"\ndocker_user = \"nobody\"",
+            "executor.docker_user",
+            "uid:gid",
+        ),
+        (
+            "[executor]\nruntime = \"docker\"\ndocker_memory_mb = 1",
+            "executor.docker_memory_mb",
+            "MiB",
+        ),
+        (
+            "[executor]\nruntime = \"docker\"\ndocker_name_prefix = \"-x\"",
+            "executor.docker_name_prefix",
+            "",
         ),
         ("tokens = 3", "tokens", "array"),
         (
@@ -343,6 +363,41 @@ fn the_message_names_the_key_its_origin_and_the_choices() {
     assert_eq!(
         e.to_string(),
         "configuration key `executor.runtime` (from CREWSHIP_RUNTIME): unknown variant `dockr`, \
-         expected `process` or `keeper`"
+         expected one of `process`, `docker`, `keeper`"
     );
+}
+
+#[test]
+fn the_docker_runtime_takes_its_documented_defaults() {
+    let s = load(
+        Bin::Executor,
+        File::None,
+        &env(Bin::Executor, &[("CREWSHIP_RUNTIME", "docker")]),
+    )
+    .unwrap();
+    let crate::Runtime::Docker(d) = s.executor.runtime().unwrap() else {
+        panic!("not docker")
+    };
+    assert_eq!((d.uid, d.gid), (65534, 65534));
+    assert_eq!(d.limits, crewship_core::isolation::Limits::default());
+    assert_eq!(d.idle_stop, Some(std::time::Duration::from_secs(900)));
+    assert_eq!(d.name_prefix, "crewship");
+    assert_eq!(d.host, None);
+}
+
+#[test]
+fn an_agents_isolation_takes_cpus_as_a_number_and_refuses_limits_out_of_range() {
+    let agent = |isolation: &str| {
+        format!(
+            "[[agents]]\nid = \"a\"\ncrew_id = \"c\"\nworkspace_id = \"w\"\ncommand = [\"true\"]\n\
+             isolation = {{ {isolation} }}"
+        )
+    };
+    for (text, millis) in [("cpus = 1.5", 1500), ("cpus = 2", 2000)] {
+        let s = file(Bin::LocalRunner, &agent(text)).unwrap();
+        let (a, _) = &s.agents().unwrap()[0];
+        assert_eq!(a.isolation.cpus.map(|c| c.millis()), Some(millis), "{text}");
+    }
+    let e = file(Bin::LocalRunner, &agent("memory_mb = 8")).unwrap_err();
+    assert_eq!(e.key, "agents[0].isolation.memory_mb", "{e}");
 }

@@ -66,6 +66,8 @@ pub struct StartOptions<'a> {
     pub rust_log: Option<&'a str>,
     /// A program and arguments the binary is run under, e.g. `["prlimit", "--nofile=256"]`.
     pub wrapper: &'a [&'a str],
+    /// Extra environment variables of the binary.
+    pub env: &'a [(&'a str, &'a str)],
 }
 
 pub struct Runner {
@@ -113,6 +115,7 @@ impl Runner {
             .arg(dir.path().join("work"))
             .args(options.args)
             .env("RUST_LOG", options.rust_log.unwrap_or("info"))
+            .envs(options.env.iter().copied())
             .env_remove("CREWSHIP_LISTEN")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -1,7 +1,10 @@
 //! Splitting a byte stream into output lines: newline-terminated, `\r\n` tolerated, and never
 //! longer than [`MAX_LINE_BYTES`] (longer lines arrive in pieces, none dropped).
 
+use crewship_core::log::Stream;
+use crewship_core::runtime::{OutputLine, RuntimeError};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::sync::mpsc;
 
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
@@ -44,6 +47,21 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
             }
         }
     }
+}
+
+/// Sends every line of `reader` as `stream` until the reader ends or the receiver is gone.
+pub async fn forward<R: AsyncRead + Unpin>(
+    reader: R,
+    stream: Stream,
+    tx: &mpsc::Sender<Result<OutputLine, RuntimeError>>,
+) -> std::io::Result<()> {
+    let mut lines = LineReader::new(reader);
+    while let Some(content) = lines.next_line().await? {
+        if tx.send(Ok(OutputLine { stream, content })).await.is_err() {
+            break;
+        }
+    }
+    Ok(())
 }
 
 fn finish(line: &mut Vec<u8>) -> String {

@@ -2,13 +2,16 @@
 //!
 //! - [`process`]: local child processes, one working directory per crew, no isolation.
 //! - [`program`]: resolving a bare program name on the child's PATH (keeps spawning cheap).
+//! - [`docker`]: a container per crew on the Docker Engine (docs/runtimes.md).
 //! - [`keeper`]: the Keeper service over HTTP (docs/keeper.md).
 
+pub mod docker;
 pub mod keeper;
 pub mod lines;
 pub mod process;
 pub mod program;
 
+pub use docker::DockerRuntime;
 pub use keeper::KeeperRuntime;
 pub use process::ProcessRuntime;
 
@@ -23,6 +26,8 @@ use crewship_core::secret::Secret;
 pub enum RuntimeBackend {
     /// Local child processes, crews' working directories under `work_dir`.
     Process { work_dir: PathBuf },
+    /// A container per crew on the Docker Engine.
+    Docker(crewship_settings::DockerOptions),
     /// The Keeper service at `url`, authenticated with `token`.
     Keeper { url: String, token: Secret },
 }
@@ -31,6 +36,7 @@ impl From<crewship_settings::Runtime> for RuntimeBackend {
     fn from(runtime: crewship_settings::Runtime) -> Self {
         match runtime {
             crewship_settings::Runtime::Process { work_dir } => Self::Process { work_dir },
+            crewship_settings::Runtime::Docker(options) => Self::Docker(options),
             crewship_settings::Runtime::Keeper { url, token } => Self::Keeper { url, token },
         }
     }
@@ -41,6 +47,7 @@ impl RuntimeBackend {
     pub fn build(&self) -> Result<Arc<dyn ContainerRuntime>, RuntimeError> {
         Ok(match self {
             Self::Process { work_dir } => Arc::new(ProcessRuntime::new(work_dir)),
+            Self::Docker(options) => Arc::new(DockerRuntime::new(options.clone())?),
             Self::Keeper { url, token } => Arc::new(KeeperRuntime::new(url, token.clone())?),
         })
     }

@@ -19,7 +19,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 use tokio::sync::{mpsc, watch};
 
-use super::lines::LineReader;
+use super::lines::forward;
 
 /// Why the process runtime could not do what it was asked; the runtime error's source.
 #[derive(Debug, thiserror::Error)]
@@ -171,20 +171,6 @@ impl ContainerRuntime for ProcessRuntime {
 enum Pipe {
     Out(tokio::process::ChildStdout),
     Err(tokio::process::ChildStderr),
-}
-
-async fn forward<R: tokio::io::AsyncRead + Unpin>(
-    reader: R,
-    stream: Stream,
-    tx: &mpsc::Sender<Result<OutputLine, RuntimeError>>,
-) -> std::io::Result<()> {
-    let mut lines = LineReader::new(reader);
-    while let Some(content) = lines.next_line().await? {
-        if tx.send(Ok(OutputLine { stream, content })).await.is_err() {
-            break;
-        }
-    }
-    Ok(())
 }
 
 /// `Arc`: the report is read through a `watch` channel, which clones it.

@@ -5,6 +5,7 @@ mod common;
 
 mod concurrency;
 mod defer;
+mod docker_runtime;
 mod keeper_faults;
 mod lease;
 mod outcomes;

@@ -6,6 +6,7 @@
 mod agents_cli;
 mod connection_limits;
 mod dashboard;
+mod docker_isolation;
 mod hostile_bodies;
 mod keeper;
 mod keeper_limits;

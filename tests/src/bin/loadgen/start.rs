@@ -1,6 +1,8 @@
 //! `loadgen start`: one webhook at a time; the time from the `202` to the agent's first action:
 //! the agent writes `date +%s%N` to a file named after the marker in its message (same machine,
-//! same clock; the `date` exec itself is included, about 1 ms).
+//! same clock; the `date` exec itself is included, about 1 ms). With `--stamp mtime` the agent
+//! only creates the file and its modification time is the start (images whose `date` has no
+//! `%N`, e.g. busybox in the docker runtime's benchmark; a bind mount keeps the host's clock).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -21,6 +23,26 @@ pub struct StartArgs {
     /// The directory where the agent writes its start time (ns) to `start-<marker>`.
     #[arg(long)]
     dir: PathBuf,
+    /// Where the start time is: the file's `content` (ns since the epoch) or its `mtime`.
+    #[arg(long, value_enum, default_value_t = Stamp::Content)]
+    stamp: Stamp,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Stamp {
+    Content,
+    Mtime,
+}
+
+/// The agent's start time in ns since the epoch, once its file is there.
+fn started_ns(file: &std::path::Path, stamp: Stamp) -> Option<u128> {
+    match stamp {
+        Stamp::Content => std::fs::read_to_string(file).ok()?.trim().parse().ok(),
+        Stamp::Mtime => {
+            let modified = std::fs::metadata(file).ok()?.modified().ok()?;
+            Some(modified.duration_since(UNIX_EPOCH).ok()?.as_nanos())
+        }
+    }
 }
 
 pub async fn start(args: StartArgs) -> anyhow::Result<()> {
@@ -41,9 +63,7 @@ pub async fn start(args: StartArgs) -> anyhow::Result<()> {
         let file = args.dir.join(format!("start-{n}"));
         let waited = Instant::now();
         let started_ns: u128 = loop {
-            if let Ok(text) = std::fs::read_to_string(&file)
-                && let Ok(ns) = text.trim().parse()
-            {
+            if let Some(ns) = started_ns(&file, args.stamp) {
                 break ns;
             }
             if waited.elapsed() > Duration::from_secs(60) {
