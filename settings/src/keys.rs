@@ -281,7 +281,7 @@ pub static KEYS: &[Key] = &[
         "CREWSHIP_RUNTIME",
         Text,
         EXECUTING,
-        "Container runtime: process (local child processes) or keeper (docs/keeper.md).",
+        "Container runtime: process (no isolation), sandbox (bubblewrap) or keeper (docs/runtimes.md).",
     ),
     key(
         "executor.keeper_url",

@@ -65,6 +65,7 @@ pub struct Executor {
 #[serde(rename_all = "lowercase")]
 pub enum RuntimeKind {
     Process,
+    Sandbox,
     Keeper,
 }
 

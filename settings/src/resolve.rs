@@ -17,8 +17,17 @@ use crate::model::{Executor, QueueKind, RuntimeKind, Settings, StoreKind};
 /// The container runtime the executor uses.
 #[derive(Debug, Clone)]
 pub enum Runtime {
-    Process { work_dir: PathBuf },
-    Keeper { url: String, token: Secret },
+    Process {
+        work_dir: PathBuf,
+    },
+    /// Local processes under bubblewrap.
+    Sandbox {
+        work_dir: PathBuf,
+    },
+    Keeper {
+        url: String,
+        token: Secret,
+    },
 }
 
 /// A monitoring token, and whether it was generated (and is printed once at start).
@@ -194,6 +203,9 @@ impl Executor {
     pub fn runtime(&self) -> Result<Runtime, SettingsError> {
         match self.runtime {
             RuntimeKind::Process => Ok(Runtime::Process {
+                work_dir: self.work_dir(),
+            }),
+            RuntimeKind::Sandbox => Ok(Runtime::Sandbox {
                 work_dir: self.work_dir(),
             }),
             RuntimeKind::Keeper => {

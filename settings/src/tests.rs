@@ -343,6 +343,6 @@ fn the_message_names_the_key_its_origin_and_the_choices() {
     assert_eq!(
         e.to_string(),
         "configuration key `executor.runtime` (from CREWSHIP_RUNTIME): unknown variant `dockr`, \
-         expected `process` or `keeper`"
+         expected one of `process`, `sandbox`, `keeper`"
     );
 }

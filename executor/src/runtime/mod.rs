@@ -1,16 +1,28 @@
 //! Container runtime adapters.
 //!
 //! - [`process`]: local child processes, one working directory per crew, no isolation.
-//! - [`program`]: resolving a bare program name on the child's PATH (keeps spawning cheap).
+//! - [`sandbox`]: the same under bubblewrap: namespaces, a read-only system, no network.
 //! - [`keeper`]: the Keeper service over HTTP (docs/keeper.md).
+//! - [`agent_env`]: the agent's environment, built from nothing, for every runtime.
+//! - `child`, `guard`, `descendants`: a local agent process, the watcher that kills its group
+//!   when the runner dies, and finding the processes below a sandbox's own.
+//! - [`program`]: resolving a bare program name on the child's PATH (keeps spawning cheap).
+//!
+//! Which runtime isolates what: docs/runtimes.md.
 
+pub mod agent_env;
+mod child;
+mod descendants;
+mod guard;
 pub mod keeper;
 pub mod lines;
 pub mod process;
 pub mod program;
+pub mod sandbox;
 
 pub use keeper::KeeperRuntime;
 pub use process::ProcessRuntime;
+pub use sandbox::SandboxRuntime;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,6 +35,8 @@ use crewship_core::secret::Secret;
 pub enum RuntimeBackend {
     /// Local child processes, crews' working directories under `work_dir`.
     Process { work_dir: PathBuf },
+    /// Local child processes under bubblewrap (docs/runtimes.md).
+    Sandbox { work_dir: PathBuf },
     /// The Keeper service at `url`, authenticated with `token`.
     Keeper { url: String, token: Secret },
 }
@@ -31,6 +45,7 @@ impl From<crewship_settings::Runtime> for RuntimeBackend {
     fn from(runtime: crewship_settings::Runtime) -> Self {
         match runtime {
             crewship_settings::Runtime::Process { work_dir } => Self::Process { work_dir },
+            crewship_settings::Runtime::Sandbox { work_dir } => Self::Sandbox { work_dir },
             crewship_settings::Runtime::Keeper { url, token } => Self::Keeper { url, token },
         }
     }
@@ -41,6 +56,7 @@ impl RuntimeBackend {
     pub fn build(&self) -> Result<Arc<dyn ContainerRuntime>, RuntimeError> {
         Ok(match self {
             Self::Process { work_dir } => Arc::new(ProcessRuntime::new(work_dir)),
+            Self::Sandbox { work_dir } => Arc::new(SandboxRuntime::new(work_dir)?),
             Self::Keeper { url, token } => Arc::new(KeeperRuntime::new(url, token.clone())?),
         })
     }
