@@ -66,6 +66,8 @@ pub struct StartOptions<'a> {
     pub rust_log: Option<&'a str>,
     /// A program and arguments the binary is run under, e.g. `["prlimit", "--nofile=256"]`.
     pub wrapper: &'a [&'a str],
+    /// Extra environment variables of the binary.
+    pub env: &'a [(&'a str, &'a str)],
 }
 
 pub struct Runner {
@@ -113,6 +115,7 @@ impl Runner {
             .arg(dir.path().join("work"))
             .args(options.args)
             .env("RUST_LOG", options.rust_log.unwrap_or("info"))
+            .envs(options.env.iter().copied())
             .env_remove("CREWSHIP_LISTEN")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -151,6 +154,12 @@ impl Runner {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// SIGKILL, and reap it: nothing of the runner gets to clean up.
+    pub fn kill_hard(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// A crew's working directory, where the local process runtime runs its agents: one per

@@ -10,6 +10,7 @@ use crewship_core::runtime::{
     ContainerRuntime, ExecSpec, Execution, ExitStatus, Placement, RuntimeId,
 };
 use crewship_core::secret::Secret;
+use crewship_test_support::procs;
 use executor::runtime::lines::MAX_LINE_BYTES;
 use executor::runtime::{KeeperRuntime, ProcessRuntime, SandboxRuntime};
 use tokio_util::sync::CancellationToken;
@@ -100,24 +101,6 @@ async fn long_lines_arrive_split(rt: Arc<dyn ContainerRuntime>) {
     assert_eq!(sizes, [MAX_LINE_BYTES, MAX_LINE_BYTES, 10]);
 }
 
-/// The processes on this machine whose environment holds `VAR=marker`, zombies left out: how
-/// a test finds an agent's whole tree whatever pid namespace the runtime put it in.
-fn marked(marker: &str) -> Vec<u32> {
-    let needle = format!("CONFORMANCE_TREE={marker}");
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/environ"))
-                .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == needle.as_bytes()))
-                && std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                    .is_ok_and(|s| !s.contains(") Z "))
-        })
-        .collect()
-}
-
 async fn kill_stops_the_tree(rt: Arc<dyn ContainerRuntime>) {
     let marker = uuid::Uuid::now_v7().to_string();
     let mut spec = sh("trap '' TERM; sleep 300 & echo ready; wait");
@@ -126,13 +109,13 @@ async fn kill_stops_the_tree(rt: Arc<dyn ContainerRuntime>) {
     let first = exec.next_line().await.unwrap().unwrap();
     assert_eq!(first.content, "ready");
     // The shell and its background sleep, at least (a runtime may add its own processes).
-    let tree = marked(&marker);
+    let tree = procs::with_env("CONFORMANCE_TREE", &marker);
     assert!(tree.len() >= 2, "the agent's tree: {tree:?}");
     exec.kill(Duration::from_millis(300)).await.unwrap();
     // Poll with a deadline: reaping is asynchronous.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let alive = marked(&marker);
+        let alive = procs::with_env("CONFORMANCE_TREE", &marker);
         if alive.is_empty() {
             break;
         }
@@ -192,14 +175,11 @@ async fn sandbox_runtime_conforms() {
 /// The sandbox runtime over `root`, or `None` (printed) when bubblewrap is missing and `CI` is
 /// unset; under `CI` a missing bubblewrap fails the test.
 fn sandbox(root: &std::path::Path) -> Option<Arc<dyn ContainerRuntime>> {
-    match SandboxRuntime::new(root) {
-        Ok(rt) => Some(Arc::new(rt)),
-        Err(e) if std::env::var_os("CI").is_none() => {
-            eprintln!("skipped: the sandbox runtime is not available here: {e}");
-            None
-        }
-        Err(e) => panic!("the sandbox runtime is not available (CI is set): {e}"),
+    if !procs::bwrap_available() {
+        return None;
     }
+    // Installed but refused (user namespaces off) fails: the runtime was asked for.
+    Some(Arc::new(SandboxRuntime::new(root).unwrap()))
 }
 
 /// Starts an in-process Keeper server on port 0 over the process runtime; returns its URL and

@@ -3,6 +3,7 @@
 //! (`e2e_tests`). The burst test is its own binary (`tests/burst.rs`): it keeps both cores busy
 //! for minutes, and alone in its process it shares them with no test that has deadlines.
 
+mod agent_env;
 mod agents_cli;
 mod connection_limits;
 mod dashboard;
@@ -10,5 +11,7 @@ mod keeper;
 mod keeper_limits;
 mod lifecycle;
 mod live_runs;
+mod no_orphans;
 mod no_secrets_in_logs;
+mod sandbox_isolation;
 mod walking_skeleton;

@@ -1,0 +1,136 @@
+//! The agent's environment is built, never inherited (docs/runtimes.md): the runner's own
+//! variables (here an `AWS_SECRET_ACCESS_KEY` and a marker) reach no agent's `env`; under the
+//! sandbox runtime not even through `/proc/*/environ`, its parent's included.
+
+use std::time::Duration;
+
+use crewship_test_support::procs;
+use e2e_tests::{Runner, SECRET, StartOptions, TOKEN};
+
+const AWS_MARKER: &str = "aws-secret-marker-7f3e9c1d5b";
+const RUNNER_MARKER: &str = "runner-env-marker-2b8a6d4f0e";
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn config(runtime: &str) -> String {
+    format!(
+        r#"
+[executor]
+runtime = "{runtime}"
+
+[[tokens]]
+token = "{TOKEN}"
+workspace_id = "ws"
+
+[[agents]]
+id = "env"
+crew_id = "crew"
+workspace_id = "ws"
+command = ["env"]
+env = {{ DECLARED = "declared-value" }}
+webhook_secret = "{SECRET}"
+
+[[agents]]
+id = "looker"
+crew_id = "crew"
+workspace_id = "ws"
+command = ["sh", "-c", '''env; echo ---proc---; for f in /proc/[0-9]*/environ; do tr '\0' '\n' < "$f"; done; echo ---parent---; tr '\0' '\n' < /proc/$PPID/environ''']
+env = {{ DECLARED = "declared-value" }}
+webhook_secret = "{SECRET}"
+"#
+    )
+}
+
+/// The lines the agent printed, run by a runner whose environment holds both markers.
+async fn agent_lines(runtime: &str, agent: &str) -> (Runner, Vec<String>) {
+    let runner = Runner::start_opts(
+        &config(runtime),
+        &StartOptions {
+            env: &[
+                ("AWS_SECRET_ACCESS_KEY", AWS_MARKER),
+                ("E2E_RUNNER_MARKER", RUNNER_MARKER),
+            ],
+            ..StartOptions::default()
+        },
+    )
+    .unwrap();
+    let (status, answer) = runner
+        .trigger("crew", agent, SECRET, r#"{"event":"env"}"#)
+        .await
+        .unwrap();
+    assert_eq!(status, 202, "{answer}");
+    let run_id = answer["run_id"].as_str().unwrap().to_owned();
+    let run = runner.wait_for_run(&run_id, TOKEN, LIMIT).await.unwrap();
+    assert_eq!(run["status"], "COMPLETED", "{run}");
+    let lines = runner
+        .run_logs(agent, &run_id, TOKEN)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["content"].as_str().map(str::to_owned))
+        .collect();
+    (runner, lines)
+}
+
+fn assert_no_marker(lines: &[String]) {
+    for marker in [AWS_MARKER, RUNNER_MARKER] {
+        assert!(
+            !lines.iter().any(|l| l.contains(marker)),
+            "{marker} reached the agent: {lines:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn process_agents_get_a_built_environment_and_nothing_of_the_runners() {
+    let (runner, lines) = agent_lines("process", "env").await;
+    assert_no_marker(&lines);
+    let home = format!("HOME={}", runner.crew_dir("ws", "crew").display());
+    for expected in [
+        "DECLARED=declared-value",
+        "PATH=/usr/local/bin:/usr/bin:/bin",
+        "LANG=C.UTF-8",
+        home.as_str(),
+    ] {
+        assert!(lines.iter().any(|l| l == expected), "{expected}: {lines:?}");
+    }
+    // Nothing but the built variables: the three defaults, the declared one, the message.
+    let names: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k))
+        .filter(|k| k.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+        .collect();
+    for name in &names {
+        assert!(
+            [
+                "PATH",
+                "HOME",
+                "LANG",
+                "DECLARED",
+                "PWD",
+                "CREWSHIP_MESSAGE"
+            ]
+            .contains(name),
+            "unexpected variable {name}: {lines:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn sandboxed_agents_see_nothing_of_the_runners_environment_even_in_proc() {
+    if !procs::bwrap_available() {
+        return;
+    }
+    let (_runner, lines) = agent_lines("sandbox", "looker").await;
+    assert_no_marker(&lines);
+    let proc_part = lines
+        .iter()
+        .skip_while(|l| *l != "---proc---")
+        .collect::<Vec<_>>();
+    // The reads worked: the sandbox's own processes carry the agent's variables.
+    assert!(
+        proc_part.iter().any(|l| *l == "DECLARED=declared-value"),
+        "{lines:?}"
+    );
+    assert!(lines.iter().any(|l| l == "HOME=/work"), "{lines:?}");
+    assert!(lines.iter().any(|l| l == "---parent---"), "{lines:?}");
+}
