@@ -3,6 +3,7 @@
 //! configured `work_dir`.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
@@ -31,6 +32,24 @@ pub struct KeeperArgs {
         hide_env_values = true
     )]
     pub token: String,
+    /// PEM certificate chain: serve HTTPS (with `--tls-key`).
+    #[arg(
+        long = "tls-cert",
+        id = "keeper_tls_cert",
+        env = "CREWSHIP_KEEPER_TLS_CERT",
+        requires = "keeper_tls_key",
+        value_name = "FILE"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `--tls-cert`.
+    #[arg(
+        long = "tls-key",
+        id = "keeper_tls_key",
+        env = "CREWSHIP_KEEPER_TLS_KEY",
+        requires = "keeper_tls_cert",
+        value_name = "FILE"
+    )]
+    pub tls_key: Option<PathBuf>,
     /// Where the agents run: `sandbox` (bubblewrap) or `process` (no isolation).
     #[arg(
         long = "runtime",
@@ -56,21 +75,26 @@ pub async fn run(settings: &Settings, args: KeeperArgs) -> anyhow::Result<()> {
         LocalRuntime::Process => Arc::new(ProcessRuntime::new(&settings.work_dir)),
         LocalRuntime::Sandbox => Arc::new(SandboxRuntime::new(&settings.work_dir)?),
     };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(executor::keeper::tls::acceptor(cert, key)?),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     // The harness reads this line to learn the port; the token is never printed.
-    println!("keeper listening on http://{addr}");
+    println!("keeper listening on {scheme}://{addr}");
     println!("agents run in: {}", runtime.describe());
     tracing::info!(%addr, runtime = %runtime.describe(), "keeper started");
     let stop = CancellationToken::new();
     tokio::spawn(crate::serve::wait_for_signal(stop.clone()));
     // The same connection limits as the webhook server's (docs/keeper.md).
     let router = executor::keeper::server::router(runtime, Secret::new(args.token));
-    handler::serve(
-        listener,
-        router,
-        settings.limits.clone(),
-        stop.cancelled_owned(),
-    )
-    .await?;
+    let limits = settings.limits.clone();
+    match tls {
+        None => handler::serve(listener, router, limits, stop.cancelled_owned()).await?,
+        Some(tls) => {
+            handler::serve_tls(listener, router, limits, tls, stop.cancelled_owned()).await?;
+        }
+    }
     tracing::info!("keeper stopped");
     Ok(())
 }

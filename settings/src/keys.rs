@@ -288,7 +288,7 @@ pub static KEYS: &[Key] = &[
         "CREWSHIP_KEEPER_URL",
         Text,
         EXECUTING,
-        "Keeper's base URL, e.g. http://127.0.0.1:7070 (runtime = keeper).",
+        "Keeper's base URL: https://…, or http:// to this machine only (runtime = keeper).",
     ),
     key(
         "executor.keeper_token",
@@ -296,6 +296,13 @@ pub static KEYS: &[Key] = &[
         Secret,
         EXECUTING,
         "Keeper's bearer token (runtime = keeper).",
+    ),
+    key(
+        "executor.keeper_ca_file",
+        "CREWSHIP_KEEPER_CA_FILE",
+        Text,
+        EXECUTING,
+        "CA certificates (PEM) that Keeper's https:// certificate is checked against (default: the system's).",
     ),
     key(
         "store.backend",

@@ -59,6 +59,7 @@ pub struct Executor {
     pub runtime: RuntimeKind,
     pub keeper_url: Option<String>,
     pub keeper_token: Option<Secret>,
+    pub keeper_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -27,6 +27,9 @@ pub enum Runtime {
     Keeper {
         url: String,
         token: Secret,
+        /// CA certificates (PEM) Keeper's certificate is verified against, instead of the
+        /// system's roots.
+        ca_file: Option<PathBuf>,
     },
 }
 
@@ -216,6 +219,15 @@ impl Executor {
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
                     return Err(err("executor.keeper_url", "must be an http(s) URL"));
                 }
+                if let Some(rest) = url.strip_prefix("http://")
+                    && !is_loopback(rest)
+                {
+                    return Err(err(
+                        "executor.keeper_url",
+                        "plain http:// to a host other than this one would send Keeper's bearer \
+                         token in clear: use https:// (Keeper's --tls-cert and --tls-key)",
+                    ));
+                }
                 let token = self
                     .keeper_token
                     .clone()
@@ -223,8 +235,28 @@ impl Executor {
                     .ok_or_else(|| {
                         err("executor.keeper_token", "required when runtime = keeper")
                     })?;
-                Ok(Runtime::Keeper { url, token })
+                Ok(Runtime::Keeper {
+                    url,
+                    token,
+                    ca_file: self.keeper_ca_file.clone(),
+                })
             }
         }
     }
+}
+
+/// Whether the authority at the start of `rest` (what follows `http://`) is this machine:
+/// `localhost`, an address in 127.0.0.0/8, or `[::1]`.
+fn is_loopback(rest: &str) -> bool {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    // Credentials in the URL (`user@host`) are not a host.
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host_port.split(':').next().unwrap_or_default(),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }

@@ -7,12 +7,14 @@
 //! - [`burst`]: many distinct signed deliveries from concurrent connections.
 //! - [`cli`]: the same binary's client subcommands, run as child processes.
 //! - [`keeper`]: a `local-runner keeper` process for tests of the Keeper runtime.
+//! - [`tls`]: a throw-away CA and server certificate, for Keeper over HTTPS.
 //! - [`ws`]: a WebSocket client for `/ws`.
 
 pub mod browser;
 pub mod burst;
 pub mod cli;
 pub mod keeper;
+pub mod tls;
 pub mod ws;
 
 use std::io::{BufRead, BufReader, Read};

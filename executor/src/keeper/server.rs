@@ -202,24 +202,9 @@ async fn exec(
     let mut local =
         local.ok_or_else(|| err(StatusCode::NOT_FOUND, "not_found", "no such runtime"))?;
     if let Some(cwd) = &req.cwd {
-        let rel = std::path::Path::new(cwd);
-        if rel.is_absolute()
-            || rel
-                .components()
-                .any(|c| matches!(c, std::path::Component::ParentDir))
-        {
-            return Err(err(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                "cwd must stay inside the runtime",
-            ));
-        }
-        local = RuntimeId(
-            std::path::Path::new(&local.0)
-                .join(rel)
-                .to_string_lossy()
-                .into_owned(),
-        );
+        // Resolved, links included: a link the agent made cannot lead out of its directory.
+        local = crate::runtime::cwd::within(&local, cwd)
+            .map_err(|e| err(StatusCode::BAD_REQUEST, "bad_request", e.to_string()))?;
     }
     let stdin = match req.stdin {
         None => Vec::new(),

@@ -6,12 +6,14 @@
 //! - [`agent_env`]: the agent's environment, built from nothing, for every runtime.
 //! - `child`, `guard`, `descendants`: a local agent process, the watcher that kills its group
 //!   when the runner dies, and finding the processes below a sandbox's own.
+//! - [`cwd`]: a working directory below a crew directory, symbolic links included.
 //! - [`program`]: resolving a bare program name on the child's PATH (keeps spawning cheap).
 //!
 //! Which runtime isolates what: docs/runtimes.md.
 
 pub mod agent_env;
 mod child;
+pub mod cwd;
 mod descendants;
 mod guard;
 pub mod keeper;
@@ -37,8 +39,13 @@ pub enum RuntimeBackend {
     Process { work_dir: PathBuf },
     /// Local child processes under bubblewrap (docs/runtimes.md).
     Sandbox { work_dir: PathBuf },
-    /// The Keeper service at `url`, authenticated with `token`.
-    Keeper { url: String, token: Secret },
+    /// The Keeper service at `url`, authenticated with `token`; its certificate verified
+    /// against `ca_file` when set, else the system's roots.
+    Keeper {
+        url: String,
+        token: Secret,
+        ca_file: Option<PathBuf>,
+    },
 }
 
 impl From<crewship_settings::Runtime> for RuntimeBackend {
@@ -46,7 +53,15 @@ impl From<crewship_settings::Runtime> for RuntimeBackend {
         match runtime {
             crewship_settings::Runtime::Process { work_dir } => Self::Process { work_dir },
             crewship_settings::Runtime::Sandbox { work_dir } => Self::Sandbox { work_dir },
-            crewship_settings::Runtime::Keeper { url, token } => Self::Keeper { url, token },
+            crewship_settings::Runtime::Keeper {
+                url,
+                token,
+                ca_file,
+            } => Self::Keeper {
+                url,
+                token,
+                ca_file,
+            },
         }
     }
 }
@@ -57,7 +72,16 @@ impl RuntimeBackend {
         Ok(match self {
             Self::Process { work_dir } => Arc::new(ProcessRuntime::new(work_dir)),
             Self::Sandbox { work_dir } => Arc::new(SandboxRuntime::new(work_dir)?),
-            Self::Keeper { url, token } => Arc::new(KeeperRuntime::new(url, token.clone())?),
+            Self::Keeper {
+                url,
+                token,
+                ca_file: None,
+            } => Arc::new(KeeperRuntime::new(url, token.clone())?),
+            Self::Keeper {
+                url,
+                token,
+                ca_file: Some(ca),
+            } => Arc::new(KeeperRuntime::with_ca_file(url, token.clone(), ca)?),
         })
     }
 }

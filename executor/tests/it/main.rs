@@ -5,6 +5,7 @@ mod common;
 
 mod concurrency;
 mod defer;
+mod keeper_cwd;
 mod keeper_faults;
 mod lease;
 mod outcomes;

@@ -9,6 +9,7 @@ mod connection_limits;
 mod dashboard;
 mod keeper;
 mod keeper_limits;
+mod keeper_tls;
 mod lifecycle;
 mod live_runs;
 mod no_orphans;
