@@ -230,6 +230,32 @@ impl Runner {
         }
     }
 
+    /// Sends a body signed with [`SECRET`], waits for the run to end (within 60 s) and returns
+    /// the run and its log lines' contents, in order.
+    pub async fn run_to_end(
+        &self,
+        crew: &str,
+        agent: &str,
+        body: &str,
+        token: &str,
+    ) -> anyhow::Result<(Value, Vec<String>)> {
+        let (status, answer) = self.trigger(crew, agent, SECRET, body).await?;
+        if status != 202 {
+            bail!("trigger answered {status}: {answer}");
+        }
+        let run_id = answer["run_id"].as_str().context("run_id")?.to_owned();
+        let run = self
+            .wait_for_run(&run_id, token, Duration::from_secs(60))
+            .await?;
+        let lines = self
+            .run_logs(agent, &run_id, token)
+            .await?
+            .iter()
+            .filter_map(|e| e["content"].as_str().map(str::to_owned))
+            .collect();
+        Ok((run, lines))
+    }
+
     /// Every log entry of a run, oldest first.
     pub async fn run_logs(
         &self,

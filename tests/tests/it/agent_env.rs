@@ -2,14 +2,11 @@
 //! variables (here an `AWS_SECRET_ACCESS_KEY` and a marker) reach no agent's `env`; under the
 //! sandbox runtime not even through `/proc/*/environ`, its parent's included.
 
-use std::time::Duration;
-
 use crewship_test_support::procs;
 use e2e_tests::{Runner, SECRET, StartOptions, TOKEN};
 
 const AWS_MARKER: &str = "aws-secret-marker-7f3e9c1d5b";
 const RUNNER_MARKER: &str = "runner-env-marker-2b8a6d4f0e";
-const LIMIT: Duration = Duration::from_secs(60);
 
 fn config(runtime: &str) -> String {
     format!(
@@ -53,21 +50,11 @@ async fn agent_lines(runtime: &str, agent: &str) -> (Runner, Vec<String>) {
         },
     )
     .unwrap();
-    let (status, answer) = runner
-        .trigger("crew", agent, SECRET, r#"{"event":"env"}"#)
+    let (run, lines) = runner
+        .run_to_end("crew", agent, r#"{"event":"env"}"#, TOKEN)
         .await
         .unwrap();
-    assert_eq!(status, 202, "{answer}");
-    let run_id = answer["run_id"].as_str().unwrap().to_owned();
-    let run = runner.wait_for_run(&run_id, TOKEN, LIMIT).await.unwrap();
     assert_eq!(run["status"], "COMPLETED", "{run}");
-    let lines = runner
-        .run_logs(agent, &run_id, TOKEN)
-        .await
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["content"].as_str().map(str::to_owned))
-        .collect();
     (runner, lines)
 }
 

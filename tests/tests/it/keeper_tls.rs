@@ -11,7 +11,7 @@ use e2e_tests::{Runner, SECRET, TOKEN, tls};
 use tokio::io::AsyncReadExt;
 
 const KEEPER_TOKEN: &str = "keeper-tls-token-3a5c7e9b1d2f4a6c";
-const LIMIT: Duration = Duration::from_secs(60);
+const BODY: &str = r#"{"event":"tls"}"#;
 
 fn config(keeper_url: &str, ca_file: Option<&std::path::Path>) -> String {
     let ca = ca_file.map_or(String::new(), |p| {
@@ -44,17 +44,6 @@ fn tls_keeper(pki: &tls::TestPki, env: &[(&str, &str)]) -> KeeperProcess {
     KeeperProcess::start_opts(KEEPER_TOKEN, env, &["--tls-cert", cert, "--tls-key", key]).unwrap()
 }
 
-async fn run_once(runner: &Runner) -> (String, serde_json::Value) {
-    let (status, answer) = runner
-        .trigger("crew", "echo", SECRET, r#"{"event":"tls"}"#)
-        .await
-        .unwrap();
-    assert_eq!(status, 202, "{answer}");
-    let run_id = answer["run_id"].as_str().unwrap().to_owned();
-    let run = runner.wait_for_run(&run_id, TOKEN, LIMIT).await.unwrap();
-    (run_id, run)
-}
-
 #[tokio::test]
 async fn a_run_goes_through_keeper_over_https_verified_against_the_configured_ca() {
     let dir = tempfile::tempdir().unwrap();
@@ -66,10 +55,12 @@ async fn a_run_goes_through_keeper_over_https_verified_against_the_configured_ca
         keeper.url
     );
     let runner = Runner::start(&config(&keeper.url, Some(&pki.ca))).unwrap();
-    let (run_id, run) = run_once(&runner).await;
+    let (run, lines) = runner
+        .run_to_end("crew", "echo", BODY, TOKEN)
+        .await
+        .unwrap();
     assert_eq!(run["status"], "COMPLETED", "{run} {}", keeper.output());
-    let logs = runner.run_logs("echo", &run_id, TOKEN).await.unwrap();
-    assert!(logs.iter().any(|e| e["content"] == "over-tls"), "{logs:?}");
+    assert!(lines.iter().any(|l| l == "over-tls"), "{lines:?}");
 }
 
 #[tokio::test]
@@ -78,7 +69,10 @@ async fn without_the_ca_the_keepers_certificate_is_refused() {
     let pki = tls::make(dir.path()).unwrap();
     let keeper = tls_keeper(&pki, &[]);
     let runner = Runner::start(&config(&keeper.url, None)).unwrap();
-    let (_, run) = run_once(&runner).await;
+    let (run, _) = runner
+        .run_to_end("crew", "echo", BODY, TOKEN)
+        .await
+        .unwrap();
     assert_eq!(run["status"], "FAILED", "{run}");
     let message = run["error_message"].as_str().unwrap_or_default();
     assert!(message.contains("Keeper unreachable"), "{run}");

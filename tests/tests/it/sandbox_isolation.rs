@@ -4,12 +4,9 @@
 //! The same probe under the process runtime sees all of it, which shows the probe can fail.
 
 use std::net::TcpListener;
-use std::time::Duration;
 
 use crewship_test_support::procs;
 use e2e_tests::{Runner, SECRET, TOKEN};
-
-const LIMIT: Duration = Duration::from_secs(60);
 
 fn config(runtime: &str) -> String {
     format!(
@@ -61,21 +58,11 @@ echo mine > mine.txt && cat mine.txt
         ),
     )
     .unwrap();
-    let (status, answer) = runner
-        .trigger("crew", "prober", SECRET, r#"{"event":"probe"}"#)
+    let (run, lines) = runner
+        .run_to_end("crew", "prober", r#"{"event":"probe"}"#, TOKEN)
         .await
         .unwrap();
-    assert_eq!(status, 202, "{answer}");
-    let run_id = answer["run_id"].as_str().unwrap().to_owned();
-    let run = runner.wait_for_run(&run_id, TOKEN, LIMIT).await.unwrap();
     assert_eq!(run["status"], "COMPLETED", "{run} {}", runner.output());
-    let lines = runner
-        .run_logs("prober", &run_id, TOKEN)
-        .await
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["content"].as_str().map(str::to_owned))
-        .collect();
     assert_eq!(
         std::fs::read_to_string(own.join("mine.txt")).unwrap(),
         "mine\n"
