@@ -115,7 +115,7 @@ async fn ensure(
             "runtime could not be ensured",
         )
     })?;
-    let id = format!("rt-{key}");
+    let id = runtime_id(&key, &place.isolation);
     state
         .runtimes
         .lock()
@@ -126,6 +126,23 @@ async fn ensure(
         crew,
         state: "running".into(),
     }))
+}
+
+/// `rt-<workspace>.<crew>`, plus a digest of the isolation when it is not the default: two
+/// agents of one crew that ask for different isolation (one without a network, one with) get
+/// two ids, so neither runs with the other's. Ids live as long as this server; the digest only
+/// has to be stable within it.
+fn runtime_id(key: &str, isolation: &crewship_core::isolation::Isolation) -> String {
+    use std::hash::{Hash, Hasher};
+    if *isolation == crewship_core::isolation::Isolation::default() {
+        return format!("rt-{key}");
+    }
+    // Every field, present and future: the serialized form.
+    let mut hasher = std::hash::DefaultHasher::new();
+    serde_json::to_string(isolation)
+        .unwrap_or_default()
+        .hash(&mut hasher);
+    format!("rt-{key}-{:016x}", hasher.finish())
 }
 
 /// `<workspace>.<crew>` and the optional `EnsureRequest` body.

@@ -11,3 +11,4 @@ mod lease;
 mod outcomes;
 mod output;
 mod runtime_conformance;
+mod sandbox_network;
