@@ -70,6 +70,8 @@ pub struct StartOptions<'a> {
     pub wrapper: &'a [&'a str],
     /// Extra environment variables of the binary.
     pub env: &'a [(&'a str, &'a str)],
+    /// Opens the runner's directory to every user, for a binary the wrapper starts as another.
+    pub shared_dir: bool,
 }
 
 pub struct Runner {
@@ -100,6 +102,10 @@ impl Runner {
 
     pub fn start_opts(config: &str, options: &StartOptions<'_>) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
+        if options.shared_dir {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777))?;
+        }
         let config_path = dir.path().join("config.toml");
         std::fs::write(&config_path, config)?;
         let mut command = match options.wrapper.split_first() {

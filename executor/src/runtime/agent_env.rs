@@ -31,6 +31,18 @@ pub fn build(home: &str, declared: &[(String, Secret)]) -> Vec<(OsString, OsStri
     env
 }
 
+/// Makes this process non-dumpable (`PR_SET_DUMPABLE` 0), once a local runtime exists: the
+/// kernel then refuses its `/proc/<pid>/environ`, `mem` and `maps` to processes of the same user
+/// that lack `CAP_SYS_PTRACE` — the agents it starts, which would otherwise read the runner's
+/// own credentials there. An agent running as root keeps that capability and can still read
+/// them (docs/runtimes.md: run the runner as an unprivileged user). Agents are not affected:
+/// `execve` makes each dumpable again. Costs: no core dumps, and a debugger must run as root.
+pub fn hide_runner_environment() {
+    if let Err(e) = nix::sys::prctl::set_dumpable(false) {
+        tracing::warn!(error = %e, "could not make the runner non-dumpable; agents of its user can read its environment in /proc");
+    }
+}
+
 /// The `PATH` of a built environment.
 pub fn path_of(env: &[(OsString, OsString)]) -> Option<&std::ffi::OsStr> {
     env.iter()

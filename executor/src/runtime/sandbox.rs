@@ -68,6 +68,9 @@ impl SandboxRuntime {
             return Err(RuntimeError::unavailable(SandboxError::NotInstalled));
         }
         probe(&bwrap).map_err(RuntimeError::unavailable)?;
+        // The sandbox hides the runner's processes already; this also covers anything else
+        // of the runner's user on the host.
+        agent_env::hide_runner_environment();
         Ok(Self {
             root: root.into(),
             bwrap,

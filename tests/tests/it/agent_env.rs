@@ -27,6 +27,13 @@ env = {{ DECLARED = "declared-value" }}
 webhook_secret = "{SECRET}"
 
 [[agents]]
+id = "parent"
+crew_id = "crew"
+workspace_id = "ws"
+command = ["sh", "-c", '''tr '\0' '\n' < /proc/$PPID/environ && echo parent-readable || echo parent-hidden''']
+webhook_secret = "{SECRET}"
+
+[[agents]]
 id = "looker"
 crew_id = "crew"
 workspace_id = "ws"
@@ -39,6 +46,11 @@ webhook_secret = "{SECRET}"
 
 /// The lines the agent printed, run by a runner whose environment holds both markers.
 async fn agent_lines(runtime: &str, agent: &str) -> (Runner, Vec<String>) {
+    agent_lines_under(runtime, agent, &[]).await
+}
+
+/// [`agent_lines`] with the runner started under `wrapper`.
+async fn agent_lines_under(runtime: &str, agent: &str, wrapper: &[&str]) -> (Runner, Vec<String>) {
     let runner = Runner::start_opts(
         &config(runtime),
         &StartOptions {
@@ -46,6 +58,8 @@ async fn agent_lines(runtime: &str, agent: &str) -> (Runner, Vec<String>) {
                 ("AWS_SECRET_ACCESS_KEY", AWS_MARKER),
                 ("E2E_RUNNER_MARKER", RUNNER_MARKER),
             ],
+            wrapper,
+            shared_dir: !wrapper.is_empty(),
             ..StartOptions::default()
         },
     )
@@ -100,6 +114,29 @@ async fn process_agents_get_a_built_environment_and_nothing_of_the_runners() {
             "unexpected variable {name}: {lines:?}"
         );
     }
+}
+
+/// Under the process runtime the agent's parent is the runner itself, same user: the runner is
+/// non-dumpable, so the kernel refuses its `/proc/<pid>/environ` to the agent. Not to root
+/// (`CAP_SYS_PTRACE`): run as root, the test starts the runner as `nobody`.
+#[tokio::test]
+async fn a_runner_that_is_not_root_hides_its_environment_from_process_agents() {
+    use std::os::unix::fs::MetadataExt;
+    let root = std::fs::metadata("/proc/self").unwrap().uid() == 0;
+    let wrapper: &[&str] = if root {
+        &[
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+        ]
+    } else {
+        &[]
+    };
+    let (_runner, lines) = agent_lines_under("process", "parent", wrapper).await;
+    assert_no_marker(&lines);
+    assert!(lines.iter().any(|l| l == "parent-hidden"), "{lines:?}");
 }
 
 #[tokio::test]
