@@ -83,6 +83,13 @@ pub async fn run(settings: &Settings, args: KeeperArgs) -> anyhow::Result<()> {
     // The harness reads this line to learn the port; the token is never printed.
     println!("keeper listening on {scheme}://{addr}");
     println!("agents run in: {}", runtime.describe());
+    if tls.is_none() && !addr.ip().is_loopback() {
+        // Clients refuse such a URL (docs/keeper.md); say why before the first one does.
+        println!(
+            "  warning: plain HTTP on a non-loopback address carries the bearer token in clear; \
+             serve HTTPS with --tls-cert and --tls-key"
+        );
+    }
     tracing::info!(%addr, runtime = %runtime.describe(), "keeper started");
     let stop = CancellationToken::new();
     tokio::spawn(crate::serve::wait_for_signal(stop.clone()));

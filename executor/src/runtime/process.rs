@@ -3,8 +3,9 @@
 //! a guard that kills the group if the runner dies (`child.rs`, `guard.rs`).
 //!
 //! There is no isolation (docs/runtimes.md): agents run as the runner's user with its file
-//! system, and can read the runner's own environment through `/proc/<runner>/environ`. Their
-//! environment is built (`agent_env.rs`), so a plain `env` shows nothing of the runner's.
+//! system and network. Their environment is built (`agent_env.rs`), so a plain `env` shows
+//! nothing of the runner's, and the runner is made non-dumpable, so its `/proc/<pid>/environ`
+//! is closed to them — unless they run as root.
 
 use std::path::PathBuf;
 
@@ -30,8 +31,10 @@ pub struct ProcessRuntime {
 }
 
 impl ProcessRuntime {
-    /// Crews get directories under `root`, created on demand.
+    /// Crews get directories under `root`, created on demand. Hides this process's environment
+    /// from its agents where the kernel can ([`agent_env::hide_runner_environment`]).
     pub fn new(root: impl Into<PathBuf>) -> Self {
+        agent_env::hide_runner_environment();
         Self { root: root.into() }
     }
 }
