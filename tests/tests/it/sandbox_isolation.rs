@@ -4,6 +4,7 @@
 //! The same probe under the process runtime sees all of it, which shows the probe can fail.
 
 use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
 
 use crewship_test_support::procs;
 use e2e_tests::{Runner, SECRET, TOKEN};
@@ -110,4 +111,39 @@ async fn the_same_probe_under_the_process_runtime_sees_everything() {
         );
     }
     assert!(found.connected);
+}
+
+/// A host whose kernel refuses unprivileged user namespaces cannot be made here without
+/// changing the machine for every other process: a `bwrap` that answers as bubblewrap does
+/// there stands in for it. The runner must not start, and must say why.
+#[tokio::test]
+async fn a_host_that_cannot_sandbox_stops_the_start_naming_the_cause() {
+    let fake = tempfile::tempdir().unwrap();
+    let bwrap = fake.path().join("bwrap");
+    std::fs::write(
+        &bwrap,
+        "#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&bwrap, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        fake.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let error = Runner::start_opts(
+        &config("sandbox"),
+        &e2e_tests::StartOptions {
+            env: &[("PATH", &path)],
+            ..e2e_tests::StartOptions::default()
+        },
+    )
+    .err()
+    .expect("the runner must not start")
+    .to_string();
+    assert!(
+        error.contains("No permissions to create new namespace"),
+        "{error}"
+    );
+    assert!(error.contains("user namespaces"), "{error}");
 }
