@@ -129,6 +129,21 @@ async fn kill_stops_the_tree(rt: Arc<dyn ContainerRuntime>) {
     while let Some(Ok(_)) = exec.next_line().await {}
 }
 
+/// The contract's first signal is SIGTERM, and the agent gets the grace period to act on it:
+/// a sandbox must not turn it into an immediate SIGKILL.
+async fn kill_sends_sigterm_first(rt: Arc<dyn ContainerRuntime>) {
+    let script = "trap 'echo got-term; exit 0' TERM; echo ready; while :; do sleep 0.05; done";
+    let mut exec = start(&rt, sh(script)).await;
+    assert_eq!(exec.next_line().await.unwrap().unwrap().content, "ready");
+    exec.kill(Duration::from_secs(10)).await.unwrap();
+    let mut rest = Vec::new();
+    while let Some(Ok(line)) = exec.next_line().await {
+        rest.push(line.content);
+    }
+    // (The shell may also report its `sleep`, which the same signal ended.)
+    assert!(rest.iter().any(|l| l == "got-term"), "{rest:?}");
+}
+
 /// Runs the whole suite against one runtime.
 /// Two workspaces that both name a crew `ops` get two places: a file one of them writes is not
 /// there for the other.
@@ -154,6 +169,7 @@ async fn suite(rt: Arc<dyn ContainerRuntime>) {
     stdin_is_delivered(rt.clone()).await;
     env_is_delivered(rt.clone()).await;
     long_lines_arrive_split(rt.clone()).await;
+    kill_sends_sigterm_first(rt.clone()).await;
     kill_stops_the_tree(rt).await;
 }
 
