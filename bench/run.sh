@@ -6,6 +6,9 @@
 #   bench/run.sh                 # about 4 minutes after the build
 #   BENCH_SECONDS=5 bench/run.sh # shorter load phases
 #   BENCH_SKIP_CRITERION=1 …     # leave out the micro-benchmarks
+#   BENCH_RUNTIMES="process sandbox" …  # runtimes of the agent-start row (sandbox needs bwrap)
+#   BENCH_ONLY_START=1 …         # only the agent-start rows (no ingest, memory, logs)
+#   BENCH_DEBUG=1 …              # debug build instead of release (a busy machine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,12 +19,20 @@ START_RUNS=${BENCH_START_RUNS:-1000}
 LOG_LINES=${BENCH_LOG_LINES:-1000000}
 # Below the default cap on connections still waiting to authenticate (1,024).
 WS_CONNECTIONS=${BENCH_WS_CONNECTIONS:-1000}
+RUNTIMES=${BENCH_RUNTIMES:-process sandbox}
 SECRET="bench-secret-0123456789abcdef0123456789abcdef"
 TOKEN="bench-token"
 
-echo "building (release)…" >&2
-cargo build --release --quiet -p local-runner -p e2e-tests --bins
-BIN=target/release
+if [ -n "${BENCH_DEBUG:-}" ]; then
+  # For a machine too busy for a release build; the numbers are then not the table's.
+  echo "building (debug)…" >&2
+  cargo build --quiet -p local-runner -p e2e-tests --bins
+  BIN=target/debug
+else
+  echo "building (release)…" >&2
+  cargo build --release --quiet -p local-runner -p e2e-tests --bins
+  BIN=target/release
+fi
 WORK=$(mktemp -d)
 cleanup() {
   # Servers are started in command substitutions: their pids are in files, not in this shell.
@@ -71,7 +82,8 @@ rate_limit_per_min = 10000000
 max_queued_runs = 10000000
 max_concurrent_runs = 2
 
-# Agent start: the first action creates start-<n>, <n> taken from the message.
+# Agent start: the first action creates start-<n> in the crew's directory (the only place a
+# sandboxed agent can write), <n> taken from the message.
 [[agents]]
 id = "start"
 crew_id = "bench"
@@ -79,7 +91,7 @@ workspace_id = "ws"
 # Two at a time: the next webhook may arrive before the previous run is marked finished, and
 # an agent at its concurrency cap defers the run (500 ms), which is not start latency.
 max_concurrent_runs = 2
-command = ["sh", "-c", "m=\${CREWSHIP_MESSAGE#*mark-}; date +%s%N > \"$WORK/start/start-\${m%%-end*}\""]
+command = ["sh", "-c", "m=\${CREWSHIP_MESSAGE#*mark-}; date +%s%N > \"start-\${m%%-end*}\""]
 webhook_secret = "$SECRET"
 rate_limit_per_min = 10000000
 
@@ -91,7 +103,6 @@ workspace_id = "ws"
 command = ["seq", "1", "$LOG_LINES"]
 webhook_secret = "$SECRET"
 TOML
-mkdir -p "$WORK/start"
 
 # The same ingest agent, but its first run never ends and the executor takes one run at a time:
 # nothing else executes while the trigger path is measured. Stopped at once at the end.
@@ -115,6 +126,7 @@ max_queued_runs = 10000000
 max_concurrent_runs = 1
 TOML
 
+if [ -z "${BENCH_ONLY_START:-}" ]; then
 # 1. Ingest: bare hyper, then the local runner, same generator, same settings.
 echo "ingest: bare hyper baseline…" >&2
 BARE=$(start_server "$WORK/bare.out" "$BIN/bare-hyper")
@@ -158,20 +170,32 @@ DONE=$(sed 's/.*"requests":\([0-9]*\).*/\1/' "$WORK/memory.json")
 RSS_LOADED=$(rss_kib "$RUNNER_PID")
 kill "$RUNNER_PID"
 
-# 3 and 4 on a fresh runner, so no backlog of ingest runs sits in front of them.
-echo "agent start and log throughput…" >&2
+# 4 on a fresh runner, so no backlog of ingest runs sits in front of it.
+echo "log throughput…" >&2
 RUNNER=$(start_server "$WORK/runner2.out" env RUST_LOG=warn "$BIN/local-runner" \
   --config "$WORK/config.toml" --listen 127.0.0.1:0 --work-dir "$WORK/work2")
-loadgen start --url "$RUNNER/api/v1/webhooks/bench/start/trigger" --runs "$START_RUNS" \
-  --dir "$WORK/start" >"$WORK/start.json"
 loadgen logs --base "$RUNNER" --crew bench --agent chatty --token "$TOKEN" \
   --lines "$LOG_LINES" >"$WORK/logs.json"
 loadgen ws --base "$RUNNER" --crew bench --agent chatty --token "$TOKEN" --workspace ws \
   --lines "$LOG_LINES" >"$WORK/ws.json"
 kill "$(cat "$WORK/runner2.out.pid")"
+fi
+
+# 3. Agent start, once per runtime, each on a fresh runner with nothing else to do.
+for rt in $RUNTIMES; do
+  echo "agent start: $rt runtime…" >&2
+  RUNNER=$(start_server "$WORK/start_$rt.out" env RUST_LOG=warn "$BIN/local-runner" \
+    --config "$WORK/config.toml" --listen 127.0.0.1:0 --work-dir "$WORK/work_start_$rt" \
+    --runtime "$rt")
+  mkdir -p "$WORK/work_start_$rt/ws/bench"
+  loadgen start --url "$RUNNER/api/v1/webhooks/bench/start/trigger" --runs "$START_RUNS" \
+    --dir "$WORK/work_start_$rt/ws/bench" >"$WORK/start_$rt.json"
+  kill "$(cat "$WORK/start_$rt.out.pid")"
+done
 
 # 6. WebSocket memory: idle connections before and after authentication, and what 30,000
 # subscribe/unsubscribe cycles on one connection leave behind. Both ends need descriptors.
+if [ -z "${BENCH_ONLY_START:-}" ]; then
 echo "websocket memory: $WS_CONNECTIONS connections…" >&2
 ulimit -n "$(ulimit -Hn)"
 RUNNER=$(start_server "$WORK/runner_ws.out" env RUST_LOG=warn "$BIN/local-runner" \
@@ -179,9 +203,10 @@ RUNNER=$(start_server "$WORK/runner_ws.out" env RUST_LOG=warn "$BIN/local-runner
 loadgen ws-memory --base "$RUNNER" --pid "$(cat "$WORK/runner_ws.out.pid")" --token "$TOKEN" \
   --workspace ws --connections "$WS_CONNECTIONS" >"$WORK/ws_memory.json"
 kill "$(cat "$WORK/runner_ws.out.pid")"
+fi
 
 # 2. Micro-benchmarks.
-if [ -z "${BENCH_SKIP_CRITERION:-}" ]; then
+if [ -z "${BENCH_SKIP_CRITERION:-}" ] && [ -z "${BENCH_ONLY_START:-}" ]; then
   echo "criterion micro-benchmarks…" >&2
   cargo bench --quiet -p crewship-core --bench hot_path -- --warm-up-time 1 \
     --measurement-time 3 --output-format bencher 2>/dev/null | grep '^test ' >"$WORK/criterion.txt" || true
@@ -189,16 +214,23 @@ else
   : >"$WORK/criterion.txt"
 fi
 
-python3 - "$WORK" "$RSS_IDLE" "$RSS_LOADED" "$DONE" "$CONNECTIONS" "$SECONDS_PER_PHASE" <<'PY'
+python3 - "$WORK" "${RSS_IDLE:-0}" "${RSS_LOADED:-0}" "${DONE:-0}" "$CONNECTIONS" "$SECONDS_PER_PHASE" "$RUNTIMES" "${BENCH_ONLY_START:-}" <<'PY'
 import json, re, sys
-work, rss_idle, rss_loaded, accepted, conns, secs = sys.argv[1:]
+work, rss_idle, rss_loaded, accepted, conns, secs, runtimes, only_start = sys.argv[1:]
 load = lambda name: json.load(open(f"{work}/{name}.json"))
-bare, runner, bare_h, runner_h = load("bare"), load("runner"), load("bare_half"), load("runner_half")
-only, only_h = load("trigger_only"), load("trigger_only_half")
-start, logs, ws, wsm = load("start"), load("logs"), load("ws"), load("ws_memory")
 ms = lambda us: f"{us / 1000:.2f} ms"
 print(f"| measurement | local runner | bare hyper (same run) | ratio |")
 print(f"|---|---|---|---|")
+def start_rows():
+    for rt in runtimes.split():
+        start = load(f"start_{rt}")
+        print(f"| trigger → agent's first action, `{rt}` runtime, {start['runs']} runs: p50 / p99 | {ms(start['p50_us'])} / {ms(start['p99_us'])} | | |")
+if only_start:
+    start_rows()
+    sys.exit(0)
+bare, runner, bare_h, runner_h = load("bare"), load("runner"), load("bare_half"), load("runner_half")
+only, only_h = load("trigger_only"), load("trigger_only_half")
+logs, ws, wsm = load("logs"), load("ws"), load("ws_memory")
 def ingest_rows(what, r, r_h):
     print(f"| ingest, {what}: requests/s | {r['rps']:,.0f} | {bare['rps']:,.0f} | **{r['rps'] / bare['rps']:.0%}** |")
     print(f"| ingest, {what}: latency p50 / p99 | {ms(r['p50_us'])} / {ms(r['p99_us'])} | {ms(bare['p50_us'])} / {ms(bare['p99_us'])} | {r['p99_us'] / max(bare['p99_us'], 1):.1f}× (p99) |")
@@ -209,7 +241,7 @@ ingest_rows("trigger path only", only, only_h)
 ingest_rows("agents running alongside", runner, runner_h)
 non2xx = sum(r['status_4xx'] + r['status_5xx'] for r in (runner, runner_h, only, only_h))
 print(f"| non-2xx answers (all ingest phases) | {non2xx} | {bare['status_4xx'] + bare['status_5xx']} | |")
-print(f"| trigger → agent's first action, {start['runs']} runs: p50 / p99 | {ms(start['p50_us'])} / {ms(start['p99_us'])} | | |")
+start_rows()
 print(f"| log throughput, {logs['lines_printed']:,} lines to the log store | {logs['lines_per_second']:,.0f} lines/s ({logs['agent_lines_stored']:,} stored, none lost) | | |")
 print(f"| log throughput, {ws['lines_printed']:,} lines to a `/ws` subscriber | {ws['lines_per_second']:,.0f} lines/s ({ws['agent_lines_received']:,} received in order, none lost; {ws['reconnects']} slow-consumer resumes) | | |")
 print(f"| `/ws` memory per idle connection, {wsm['connections']:,} connections: before auth / authenticated and subscribed | {wsm['per_unauthenticated_kib']:.1f} KiB / {wsm['per_subscribed_kib']:.1f} KiB | | |")

@@ -38,7 +38,7 @@ use crewship_core::error_code::ErrorCode;
 use serde_json::json;
 
 pub use config::{ApiToken, HandlerConfig, Prerequisites, WsSettings};
-pub use serve::{ConnectionLimits, serve};
+pub use serve::{ConnectionLimits, TlsAcceptor, serve, serve_tls};
 pub use state::AppState;
 
 use crate::error::ApiError;

@@ -131,7 +131,7 @@ mod tests {
         let mut vars = WS.to_vec();
         vars.extend([
             ("CREWSHIP_RUNTIME", "keeper"),
-            ("CREWSHIP_KEEPER_URL", "http://k"),
+            ("CREWSHIP_KEEPER_URL", "https://k"),
         ]);
         assert_eq!(
             env(&vars).settings(Bin::ExecutorLambda).unwrap_err().key,

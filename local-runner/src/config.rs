@@ -169,7 +169,7 @@ mod tests {
         )
         .unwrap();
         match &s.runtime {
-            RuntimeBackend::Keeper { url, token } => {
+            RuntimeBackend::Keeper { url, token, .. } => {
                 assert_eq!(url, "http://127.0.0.1:7070");
                 assert_eq!(token.expose(), "k");
             }
@@ -186,7 +186,7 @@ mod tests {
             ("[executor]\nruntime = \"dockr\"", "executor.runtime"),
             ("[executor]\nruntime = \"keeper\"", "executor.keeper_url"),
             (
-                "[executor]\nruntime = \"keeper\"\nkeeper_url = \"http://k\"",
+                "[executor]\nruntime = \"keeper\"\nkeeper_url = \"https://k\"",
                 "executor.keeper_token",
             ),
         ] {
@@ -197,7 +197,7 @@ mod tests {
     #[test]
     fn keeper_token_never_shows_in_debug_output() {
         let s = resolve(
-            "[executor]\nruntime = \"keeper\"\nkeeper_url = \"http://k\"\nkeeper_token = \"sekrit-token\"",
+            "[executor]\nruntime = \"keeper\"\nkeeper_url = \"https://k\"\nkeeper_token = \"sekrit-token\"",
         )
         .unwrap();
         assert!(!format!("{s:?}").contains("sekrit-token"));

@@ -46,7 +46,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 
     let listener = TcpListener::bind(settings.listen).await?;
     let addr = listener.local_addr()?;
-    print_banner(&settings, addr);
+    print_banner(&settings, addr, &runtime.describe());
 
     let stop = CancellationToken::new();
     tokio::spawn(wait_for_signal(stop.clone()));
@@ -87,10 +87,21 @@ pub async fn wait_for_signal(stop: CancellationToken) {
 
 /// What a new user needs to send the first webhook. Printed on stdout, once, by design: these
 /// are the only places generated secrets are shown.
-fn print_banner(settings: &Settings, addr: std::net::SocketAddr) {
+fn print_banner(settings: &Settings, addr: std::net::SocketAddr, runtime: &str) {
     let base = format!("http://{addr}");
     println!("local-runner listening on {base}");
     println!("dashboard: {base}/ui/ (sign in with a monitoring token)");
+    println!("agents run in: {runtime}");
+    if matches!(
+        settings.runtime,
+        executor::runtime::RuntimeBackend::Process { .. }
+    ) {
+        println!(
+            "  no isolation: agents run as this user with its files and its environment in \
+             /proc; use the sandbox runtime for agents that take webhooks from outside \
+             (docs/runtimes.md)"
+        );
+    }
     if settings.internal_token_generated {
         println!(
             "internal token (X-Internal-Token): {}",

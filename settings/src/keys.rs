@@ -288,14 +288,14 @@ pub static KEYS: &[Key] = &[
         "CREWSHIP_RUNTIME",
         Text,
         EXECUTING,
-        "Container runtime: process (local child processes), docker (a container per crew, docs/runtimes.md) or keeper (docs/keeper.md).",
+        "Container runtime: process (no isolation), sandbox (bubblewrap), docker (a container per crew) or keeper (docs/runtimes.md).",
     ),
     key(
         "executor.keeper_url",
         "CREWSHIP_KEEPER_URL",
         Text,
         EXECUTING,
-        "Keeper's base URL, e.g. http://127.0.0.1:7070 (runtime = keeper).",
+        "Keeper's base URL: https://…, or http:// to this machine only (runtime = keeper).",
     ),
     key(
         "executor.keeper_token",
@@ -359,6 +359,13 @@ pub static KEYS: &[Key] = &[
         Text,
         EXECUTING,
         "Prefix of the containers' names and label crewship.instance; one per runner on an engine.",
+    ),
+    key(
+        "executor.keeper_ca_file",
+        "CREWSHIP_KEEPER_CA_FILE",
+        Text,
+        EXECUTING,
+        "CA certificates (PEM) that Keeper's https:// certificate is checked against (default: the system's).",
     ),
     key(
         "store.backend",

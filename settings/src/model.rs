@@ -68,12 +68,14 @@ pub struct Executor {
     pub docker_millicpus: u32,
     pub docker_pids_limit: u32,
     pub docker_name_prefix: String,
+    pub keeper_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RuntimeKind {
     Process,
+    Sandbox,
     Docker,
     Keeper,
 }

@@ -19,9 +19,21 @@ use crate::model::{Executor, QueueKind, RuntimeKind, Settings, StoreKind};
 /// The container runtime the executor uses.
 #[derive(Debug, Clone)]
 pub enum Runtime {
-    Process { work_dir: PathBuf },
+    Process {
+        work_dir: PathBuf,
+    },
+    /// Local processes under bubblewrap.
+    Sandbox {
+        work_dir: PathBuf,
+    },
     Docker(DockerOptions),
-    Keeper { url: String, token: Secret },
+    Keeper {
+        url: String,
+        token: Secret,
+        /// CA certificates (PEM) Keeper's certificate is verified against, instead of the
+        /// system's roots.
+        ca_file: Option<PathBuf>,
+    },
 }
 
 /// The `docker` runtime's settings (`executor.docker_*`, docs/runtimes.md), checked.
@@ -224,6 +236,9 @@ impl Executor {
             RuntimeKind::Process => Ok(Runtime::Process {
                 work_dir: self.work_dir(),
             }),
+            RuntimeKind::Sandbox => Ok(Runtime::Sandbox {
+                work_dir: self.work_dir(),
+            }),
             RuntimeKind::Docker => self.docker().map(Runtime::Docker),
             RuntimeKind::Keeper => {
                 let url = self
@@ -233,6 +248,15 @@ impl Executor {
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
                     return Err(err("executor.keeper_url", "must be an http(s) URL"));
                 }
+                if let Some(rest) = url.strip_prefix("http://")
+                    && !is_loopback(rest)
+                {
+                    return Err(err(
+                        "executor.keeper_url",
+                        "plain http:// to a host other than this one would send Keeper's bearer \
+                         token in clear: use https:// (Keeper's --tls-cert and --tls-key)",
+                    ));
+                }
                 let token = self
                     .keeper_token
                     .clone()
@@ -240,12 +264,17 @@ impl Executor {
                     .ok_or_else(|| {
                         err("executor.keeper_token", "required when runtime = keeper")
                     })?;
-                Ok(Runtime::Keeper { url, token })
+                Ok(Runtime::Keeper {
+                    url,
+                    token,
+                    ca_file: self.keeper_ca_file.clone(),
+                })
             }
         }
     }
 
-    fn docker(&self) -> Result<DockerOptions, SettingsError> {
+    /// The docker runtime's options (`executor.docker_*`), checked.
+    pub fn docker(&self) -> Result<DockerOptions, SettingsError> {
         if let Some(host) = &self.docker_host
             && !host.starts_with("unix:///")
         {
@@ -313,4 +342,20 @@ impl Executor {
 fn parse_user(user: &str) -> Option<(u32, u32)> {
     let (uid, gid) = user.split_once(':')?;
     Some((uid.parse().ok()?, gid.parse().ok()?))
+}
+
+/// Whether the authority at the start of `rest` (what follows `http://`) is this machine:
+/// `localhost`, an address in 127.0.0.0/8, or `[::1]`.
+fn is_loopback(rest: &str) -> bool {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    // Credentials in the URL (`user@host`) are not a host.
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host_port.split(':').next().unwrap_or_default(),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }

@@ -134,6 +134,16 @@ fn file_values_are_checked_key_by_key() {
             "executor.docker_name_prefix",
             "",
         ),
+        (
+            "[executor]\nruntime = \"keeper\"\nkeeper_url = \"http://keeper.internal:7070\"\nkeeper_token = \"t\"",
+            "executor.keeper_url",
+            "in clear",
+        ),
+        (
+            "[executor]\nruntime = \"keeper\"\nkeeper_url = \"http://127.0.0.1@evil.example\"\nkeeper_token = \"t\"",
+            "executor.keeper_url",
+            "in clear",
+        ),
         ("tokens = 3", "tokens", "array"),
         (
             "[[tokens]]\ntoken = \"t\"\nworkspace_id = \"bad ws\"",
@@ -262,7 +272,7 @@ fn each_binary_has_its_work_dir_and_lambdas_log_json() {
 
 #[test]
 fn secrets_never_show_in_debug_output() {
-    let text = "[server]\ninternal_token = \"sekrit-1\"\n[executor]\nruntime = \"keeper\"\nkeeper_url = \"http://k\"\nkeeper_token = \"sekrit-2\"";
+    let text = "[server]\ninternal_token = \"sekrit-1\"\n[executor]\nruntime = \"keeper\"\nkeeper_url = \"https://k\"\nkeeper_token = \"sekrit-2\"";
     let s = file(Bin::LocalRunner, text).unwrap();
     let shown = format!("{s:?} {:?}", s.executor.runtime().unwrap());
     assert!(!shown.contains("sekrit"), "{shown}");
@@ -363,7 +373,7 @@ fn the_message_names_the_key_its_origin_and_the_choices() {
     assert_eq!(
         e.to_string(),
         "configuration key `executor.runtime` (from CREWSHIP_RUNTIME): unknown variant `dockr`, \
-         expected one of `process`, `docker`, `keeper`"
+         expected one of `process`, `sandbox`, `docker`, `keeper`"
     );
 }
 
@@ -400,4 +410,33 @@ fn an_agents_isolation_takes_cpus_as_a_number_and_refuses_limits_out_of_range() 
     }
     let e = file(Bin::LocalRunner, &agent("memory_mb = 8")).unwrap_err();
     assert_eq!(e.key, "agents[0].isolation.memory_mb", "{e}");
+}
+
+#[test]
+fn plain_http_to_keeper_is_accepted_on_loopback_only() {
+    for (url, ok) in [
+        ("http://127.0.0.1:7070", true),
+        ("http://localhost:7070/", true),
+        ("http://[::1]:7070", true),
+        ("http://127.8.9.10", true),
+        ("https://keeper.internal", true),
+        ("http://keeper.internal:7070", false),
+        ("http://10.0.0.5:7070", false),
+        ("http://localhost.evil.example", false),
+        ("http://[::2]:7070", false),
+    ] {
+        let text = format!(
+            "[executor]\nruntime = \"keeper\"\nkeeper_url = \"{url}\"\nkeeper_token = \"t\""
+        );
+        let result = load(
+            Bin::Executor,
+            File::Embedded {
+                name: "test",
+                text: &text,
+            },
+            &[],
+        )
+        .and_then(|s| s.executor.runtime().map(|_| ()));
+        assert_eq!(result.is_ok(), ok, "{url}: {result:?}");
+    }
 }

@@ -4,6 +4,7 @@
 //! - [`agent`]: [`AgentBuilder`](agent::AgentBuilder), an agent record with test defaults.
 //! - [`docker`]: the Docker Engine's test image (built offline) and self-cleaning instances.
 //! - [`fixture`]: the secret and tokens of the shared fixture.
+//! - [`procs`]: processes found by an environment marker; whether bubblewrap is there.
 //! - [`ws_conformance`]: the WebSocket protocol's conformance suite, run by every transport.
 //! - [`moto`] (feature `moto`): a pinned moto server for the AWS adapters' tests.
 //! - [`cloud`] (feature `aws`): fresh, uniquely named tables, queues and bucket on that server.
@@ -15,6 +16,7 @@ pub mod docker;
 pub mod fixture;
 #[cfg(feature = "moto")]
 pub mod moto;
+pub mod procs;
 pub mod ws_conformance;
 
 pub use agent::AgentBuilder;

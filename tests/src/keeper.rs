@@ -26,12 +26,18 @@ impl KeeperProcess {
 
     /// [`KeeperProcess::start`] with extra environment variables (`CREWSHIP_…` settings).
     pub fn start_with_env(token: &str, env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        Self::start_opts(token, env, &[])
+    }
+
+    /// [`KeeperProcess::start_with_env`] with extra arguments of `keeper` (`--runtime sandbox`).
+    pub fn start_opts(token: &str, env: &[(&str, &str)], args: &[&str]) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let mut child = Command::new(runner_binary())
             .envs(env.iter().copied())
             .arg("--work-dir")
             .arg(dir.path().join("work"))
             .args(["keeper", "--listen", "127.0.0.1:0"])
+            .args(args)
             .env("CREWSHIP_KEEPER_TOKEN", token)
             .env("RUST_LOG", "debug")
             .env_remove("CREWSHIP_LISTEN")

@@ -7,12 +7,14 @@
 //! - [`burst`]: many distinct signed deliveries from concurrent connections.
 //! - [`cli`]: the same binary's client subcommands, run as child processes.
 //! - [`keeper`]: a `local-runner keeper` process for tests of the Keeper runtime.
+//! - [`tls`]: a throw-away CA and server certificate, for Keeper over HTTPS.
 //! - [`ws`]: a WebSocket client for `/ws`.
 
 pub mod browser;
 pub mod burst;
 pub mod cli;
 pub mod keeper;
+pub mod tls;
 pub mod ws;
 
 use std::io::{BufRead, BufReader, Read};
@@ -68,6 +70,8 @@ pub struct StartOptions<'a> {
     pub wrapper: &'a [&'a str],
     /// Extra environment variables of the binary.
     pub env: &'a [(&'a str, &'a str)],
+    /// Opens the runner's directory to every user, for a binary the wrapper starts as another.
+    pub shared_dir: bool,
 }
 
 pub struct Runner {
@@ -98,6 +102,10 @@ impl Runner {
 
     pub fn start_opts(config: &str, options: &StartOptions<'_>) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
+        if options.shared_dir {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777))?;
+        }
         let config_path = dir.path().join("config.toml");
         std::fs::write(&config_path, config)?;
         let mut command = match options.wrapper.split_first() {
@@ -154,6 +162,12 @@ impl Runner {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// SIGKILL, and reap it: nothing of the runner gets to clean up.
+    pub fn kill_hard(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// A crew's working directory, where the local process runtime runs its agents: one per
@@ -220,6 +234,32 @@ impl Runner {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Sends a body signed with [`SECRET`], waits for the run to end (within 60 s) and returns
+    /// the run and its log lines' contents, in order.
+    pub async fn run_to_end(
+        &self,
+        crew: &str,
+        agent: &str,
+        body: &str,
+        token: &str,
+    ) -> anyhow::Result<(Value, Vec<String>)> {
+        let (status, answer) = self.trigger(crew, agent, SECRET, body).await?;
+        if status != 202 {
+            bail!("trigger answered {status}: {answer}");
+        }
+        let run_id = answer["run_id"].as_str().context("run_id")?.to_owned();
+        let run = self
+            .wait_for_run(&run_id, token, Duration::from_secs(60))
+            .await?;
+        let lines = self
+            .run_logs(agent, &run_id, token)
+            .await?
+            .iter()
+            .filter_map(|e| e["content"].as_str().map(str::to_owned))
+            .collect();
+        Ok((run, lines))
     }
 
     /// Every log entry of a run, oldest first.

@@ -115,7 +115,7 @@ async fn ensure(
             "runtime could not be ensured",
         )
     })?;
-    let id = format!("rt-{key}");
+    let id = runtime_id(&key, &place.isolation);
     state
         .runtimes
         .lock()
@@ -126,6 +126,23 @@ async fn ensure(
         crew,
         state: "running".into(),
     }))
+}
+
+/// `rt-<workspace>.<crew>`, plus a digest of the isolation when it is not the default: two
+/// agents of one crew that ask for different isolation (one without a network, one with) get
+/// two ids, so neither runs with the other's. Ids live as long as this server; the digest only
+/// has to be stable within it.
+fn runtime_id(key: &str, isolation: &crewship_core::isolation::Isolation) -> String {
+    use std::hash::{Hash, Hasher};
+    if *isolation == crewship_core::isolation::Isolation::default() {
+        return format!("rt-{key}");
+    }
+    // Every field, present and future: the serialized form.
+    let mut hasher = std::hash::DefaultHasher::new();
+    serde_json::to_string(isolation)
+        .unwrap_or_default()
+        .hash(&mut hasher);
+    format!("rt-{key}-{:016x}", hasher.finish())
 }
 
 /// `<workspace>.<crew>` and the optional `EnsureRequest` body.
@@ -202,24 +219,9 @@ async fn exec(
     let mut local =
         local.ok_or_else(|| err(StatusCode::NOT_FOUND, "not_found", "no such runtime"))?;
     if let Some(cwd) = &req.cwd {
-        let rel = std::path::Path::new(cwd);
-        if rel.is_absolute()
-            || rel
-                .components()
-                .any(|c| matches!(c, std::path::Component::ParentDir))
-        {
-            return Err(err(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                "cwd must stay inside the runtime",
-            ));
-        }
-        local = RuntimeId(
-            std::path::Path::new(&local.0)
-                .join(rel)
-                .to_string_lossy()
-                .into_owned(),
-        );
+        // Resolved, links included: a link the agent made cannot lead out of its directory.
+        local = crate::runtime::cwd::within(&local, cwd)
+            .map_err(|e| err(StatusCode::BAD_REQUEST, "bad_request", e.to_string()))?;
     }
     let stdin = match req.stdin {
         None => Vec::new(),

@@ -5,6 +5,7 @@
 //! without an exit frame is `RuntimeError::Stream` with a [`KeeperError`] cause; `kill` is bounded by the
 //! per-call timeout so a silent Keeper cannot hold a run past its deadline.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -31,14 +32,47 @@ pub struct KeeperRuntime {
 }
 
 impl KeeperRuntime {
+    /// A Keeper at `base_url` (`https://` verified against the system's roots).
     pub fn new(base_url: &str, token: Secret) -> Result<Self, RuntimeError> {
-        let client = Client::builder()
+        Self::build(base_url, token, None)
+    }
+
+    /// A Keeper whose certificate is verified against the CA certificates in `ca_file` (PEM)
+    /// only: a private Keeper's own CA, not every CA the system trusts.
+    pub fn with_ca_file(
+        base_url: &str,
+        token: Secret,
+        ca_file: &Path,
+    ) -> Result<Self, RuntimeError> {
+        let pem = std::fs::read(ca_file).map_err(|source| {
+            RuntimeError::unavailable(KeeperError::CaFile {
+                path: ca_file.to_owned(),
+                source: source.into(),
+            })
+        })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|source| {
+            RuntimeError::unavailable(KeeperError::CaFile {
+                path: ca_file.to_owned(),
+                source: source.into(),
+            })
+        })?;
+        Self::build(base_url, token, Some(certs))
+    }
+
+    fn build(
+        base_url: &str,
+        token: Secret,
+        roots: Option<Vec<reqwest::Certificate>>,
+    ) -> Result<Self, RuntimeError> {
+        let mut builder = Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             // Below the server's idle timeout (5 s by default): a pooled connection is dropped
             // here before the server closes it, so no call races a closing connection.
-            .pool_idle_timeout(Duration::from_secs(2))
-            .build()
-            .map_err(RuntimeError::unavailable)?;
+            .pool_idle_timeout(Duration::from_secs(2));
+        if let Some(roots) = roots {
+            builder = builder.tls_certs_only(roots);
+        }
+        let client = builder.build().map_err(RuntimeError::unavailable)?;
         Ok(Self {
             client,
             base: base_url.trim_end_matches('/').to_owned(),
@@ -95,6 +129,12 @@ impl KeeperRuntime {
 /// What went wrong talking to Keeper; the source of the runtime error the caller sees.
 #[derive(Debug, thiserror::Error)]
 pub enum KeeperError {
+    #[error("reading Keeper's CA certificates {}", .path.display())]
+    CaFile {
+        path: PathBuf,
+        #[source]
+        source: crewship_core::store::BoxError,
+    },
     #[error("Keeper unreachable")]
     Unreachable(#[source] reqwest::Error),
     /// `message` is Keeper's own error body (`<code>: <message>`), or the status.

@@ -12,7 +12,7 @@ use axum::response::Response;
 use hyper::body::{Body as _, Incoming};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
@@ -46,12 +46,15 @@ impl Drop for InFlight {
     }
 }
 
-pub(super) async fn serve_connection(
-    stream: TcpStream,
+/// Serves one connection: plain TCP, or TLS once the handshake is done.
+pub(super) async fn serve_connection<S>(
+    stream: S,
     router: Router,
     limits: &ConnectionLimits,
     stop: CancellationToken,
-) {
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let activity = Arc::new(watch::Sender::new(Activity::default()));
     let idle = idle_watch(activity.subscribe(), limits.idle_timeout);
     let body_timeout = limits.body_timeout;

@@ -2,7 +2,8 @@
 //! from exhausting the server (issue 16): a header-read deadline, a whole-body deadline, an idle
 //! keep-alive timeout, a cap on the request head's size and a cap on open connections kept below
 //! the descriptor limit. Every server of the project (the local runner, the AWS server bin, the
-//! Keeper) is served by [`serve`].
+//! Keeper) is served by [`serve`]; [`serve_tls`] is the same behind TLS (the Keeper's
+//! `--tls-cert`), the handshake under the header-read deadline.
 //!
 //! - [`limits`]: [`ConnectionLimits`], their defaults and the descriptor limit.
 //! - [`connection`]: one connection: hyper's HTTP/1 with the deadlines, the idle watch.
@@ -24,6 +25,7 @@ use tokio_util::task::TaskTracker;
 
 pub use body::BodyTimeout;
 pub use limits::{ConnectionLimits, raise_open_files_limit};
+pub use tokio_rustls::TlsAcceptor;
 
 /// Serves `router` on `listener` until `shutdown` completes, then finishes the requests in
 /// flight. Taking the listener lets callers (and tests) bind port 0.
@@ -35,6 +37,28 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_with(listener, router, limits, None, shutdown).await
+}
+
+/// [`serve`] with every connection behind TLS. A client gets the header-read timeout for the
+/// handshake too, so a silent one holds a connection no longer than on plain HTTP.
+pub async fn serve_tls(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    tls: TlsAcceptor,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_with(listener, router, limits, Some(tls), shutdown).await
+}
+
+async fn serve_with(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let cap = limits.connection_cap(raise_open_files_limit());
@@ -72,8 +96,23 @@ pub async fn serve(
         let router = router.clone();
         let limits = limits.clone();
         let stop = stop.clone();
+        let tls = tls.clone();
         connections.spawn(async move {
-            connection::serve_connection(stream, router, &limits, stop).await;
+            match tls {
+                None => connection::serve_connection(stream, router, &limits, stop).await,
+                Some(tls) => {
+                    let handshake =
+                        tokio::time::timeout(limits.header_read_timeout, tls.accept(stream));
+                    match handshake.await {
+                        Ok(Ok(stream)) => {
+                            connection::serve_connection(stream, router, &limits, stop).await;
+                        }
+                        // A failed or too slow handshake is the client's; nothing to answer.
+                        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!("TLS handshake timed out"),
+                    }
+                }
+            }
             drop(permit);
         });
     }

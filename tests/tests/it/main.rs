@@ -3,6 +3,7 @@
 //! (`e2e_tests`). The burst test is its own binary (`tests/burst.rs`): it keeps both cores busy
 //! for minutes, and alone in its process it shares them with no test that has deadlines.
 
+mod agent_env;
 mod agents_cli;
 mod connection_limits;
 mod dashboard;
@@ -10,9 +11,12 @@ mod docker_isolation;
 mod hostile_bodies;
 mod keeper;
 mod keeper_limits;
+mod keeper_tls;
 mod lifecycle;
 mod live_runs;
+mod no_orphans;
 mod no_secrets_in_logs;
+mod sandbox_isolation;
 mod senders;
 mod walking_skeleton;
 mod workspace_isolation;
