@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use crewship_core::broadcast::Hub;
-use crewship_core::clock::SystemClock;
+use crewship_core::clock::{Clock, SystemClock};
+use crewship_core::intake::SeparateIntake;
 use crewship_core::logs::{LogSink, MemoryLogs};
 use crewship_core::ports::Ports;
 use crewship_core::queue::{MemoryQueue, RunQueue};
@@ -202,7 +203,15 @@ pub fn build_ports_with(backends: &Backends, sdk: &aws_config::SdkConfig) -> Bui
         QueueBackend::Sqs { url } => Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), url)),
         QueueBackend::Memory { visibility } => Arc::new(MemoryQueue::new(*visibility)),
     };
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    // DynamoDB and SQS share no transaction: the run and its message are two writes.
+    let intake = Arc::new(SeparateIntake::new(
+        runs.clone(),
+        queue.clone(),
+        clock.clone(),
+    ));
     let ports = Ports {
+        intake,
         runs,
         dedup,
         chats,
@@ -210,7 +219,7 @@ pub fn build_ports_with(backends: &Backends, sdk: &aws_config::SdkConfig) -> Bui
         agents,
         logs,
         broadcaster: hub.clone(),
-        clock: Arc::new(SystemClock),
+        clock,
     };
     BuiltPorts {
         ports,

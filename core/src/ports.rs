@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::broadcast::{Broadcaster, Hub};
 use crate::clock::{Clock, SystemClock};
+use crate::intake::{RunIntake, SeparateIntake};
 use crate::logs::{LogSink, MemoryLogs};
 use crate::queue::{MemoryQueue, RunQueue};
 use crate::registry::AgentRegistry;
@@ -16,6 +17,8 @@ pub struct Ports {
     pub dedup: Arc<dyn DedupStore>,
     pub chats: Arc<dyn ChatStore>,
     pub queue: Arc<dyn RunQueue>,
+    /// A new run and its queue message, written together (over `runs` and `queue`).
+    pub intake: Arc<dyn RunIntake>,
     pub agents: Arc<dyn AgentRegistry>,
     pub logs: Arc<dyn LogSink>,
     pub broadcaster: Arc<dyn Broadcaster>,
@@ -36,7 +39,13 @@ impl MemoryPorts {
         let store = Arc::new(MemoryStore::new());
         let queue = Arc::new(MemoryQueue::new(queue_visibility));
         let hub = Arc::new(Hub::new());
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let ports = Ports {
+            intake: Arc::new(SeparateIntake::new(
+                store.clone(),
+                queue.clone(),
+                clock.clone(),
+            )),
             runs: store.clone(),
             dedup: store.clone(),
             chats: store.clone(),
@@ -44,7 +53,7 @@ impl MemoryPorts {
             agents,
             logs: Arc::new(MemoryLogs::new()),
             broadcaster: hub.clone(),
-            clock: Arc::new(SystemClock),
+            clock,
         };
         Self {
             ports,

@@ -2,6 +2,7 @@
 //! no test reaches into another crate's `tests/` by path.
 //!
 //! - [`agent`]: [`AgentBuilder`](agent::AgentBuilder), an agent record with test defaults.
+//! - [`conformance`]: the port conformance suite every adapter set runs.
 //! - [`fixture`]: the secret and tokens of the shared fixture.
 //! - [`ws_conformance`]: the WebSocket protocol's conformance suite, run by every transport.
 //! - [`moto`] (feature `moto`): a pinned moto server for the AWS adapters' tests.
@@ -10,6 +11,7 @@
 pub mod agent;
 #[cfg(feature = "aws")]
 pub mod cloud;
+pub mod conformance;
 pub mod fixture;
 #[cfg(feature = "moto")]
 pub mod moto;

@@ -1,0 +1,43 @@
+//! [`RunIntake`] in one transaction: the run and its queue message commit together, and the
+//! answer comes after the commit, so a `202` never names a run a crash could lose or leave
+//! without its message.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::db::Db;
+use super::{SqliteQueue, queue, runs, unavailable};
+use crate::intake::{IntakeError, RunIntake};
+use crate::run::Run;
+
+pub(super) struct SqliteIntake {
+    db: Arc<Db>,
+    queue: Arc<SqliteQueue>,
+}
+
+impl SqliteIntake {
+    pub(super) fn new(db: Arc<Db>, queue: Arc<SqliteQueue>) -> Self {
+        Self { db, queue }
+    }
+}
+
+#[async_trait]
+impl RunIntake for SqliteIntake {
+    async fn record(&self, run: &Run) -> Result<(), IntakeError> {
+        let run = run.clone();
+        self.db
+            .write(move |conn| {
+                if let Err(e) = runs::insert(conn, &run)? {
+                    return Ok(Err(e));
+                }
+                queue::insert(conn, &run.id)?;
+                Ok(Ok(()))
+            })
+            .await
+            .map_err(|e| IntakeError::Store(unavailable(e)))?
+            .map_err(IntakeError::Store)?;
+        self.queue.ring();
+        Ok(())
+    }
+}

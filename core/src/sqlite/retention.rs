@@ -1,0 +1,1 @@
+//! Retention: see the module doc of crate::retention.
