@@ -57,8 +57,14 @@ impl Backends {
     /// sealing lives; every other check ran when the settings were loaded.
     pub fn from_settings(settings: &Settings) -> Result<Self, SettingsError> {
         let st = &settings.store;
-        let store = match st.backend {
+        let store = match settings.store_kind()? {
             StoreKind::Memory => StoreBackend::Memory,
+            StoreKind::Sqlite => {
+                return Err(SettingsError::new(
+                    "store.backend",
+                    "sqlite is served by local-runner only",
+                ));
+            }
             StoreKind::Dynamodb => {
                 let mut tables = Tables::with_prefix(&st.table_prefix);
                 for (name, slot) in [

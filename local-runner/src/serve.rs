@@ -1,9 +1,8 @@
-//! Wires the in-memory ports, the handler and the executor, and runs them until a signal.
+//! Wires the ports (memory or SQLite, `store`), the handler and the executor, and runs them
+//! until a signal.
 
 use std::sync::Arc;
 
-use crewship_core::ports::MemoryPorts;
-use crewship_core::registry::MemoryRegistry;
 use executor::{Executor, ExecutorConfig};
 use handler::{ApiToken, AppState, HandlerConfig, Prerequisites};
 use tokio::net::TcpListener;
@@ -11,13 +10,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
 
-pub async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let registry = Arc::new(MemoryRegistry::new(
-        settings.agents.iter().map(|(a, _)| a.clone()),
-    ));
+pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     let executor_config = ExecutorConfig::from_settings(&settings.model.executor);
     // A message stays hidden for two leases: the heartbeat renews it long before that.
-    let memory = MemoryPorts::new(registry, executor_config.lease * 2);
+    let store = crate::store::open(&mut settings, executor_config.lease * 2).await?;
     let runtime = settings.runtime.build()?;
 
     let tokens = settings
@@ -32,29 +28,25 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         &settings.model,
         tokens,
         Prerequisites {
-            orchestrator: Some("in-memory registry".into()),
+            orchestrator: Some(store.kind.registry_name()),
             container_runtime: Some(crewship_core::runtime::ContainerRuntime::describe(
                 runtime.as_ref(),
             )),
-            log_writer: Some("in-memory log store".into()),
+            log_writer: Some(store.kind.log_writer_name()),
         },
     );
     // Generated when the settings have none (and printed below).
     config.internal_token = Some(settings.internal_token.clone());
-    let state = AppState::new(memory.ports.clone(), config, Some(memory.hub.clone()));
+    let state = AppState::new(store.ports.clone(), config, Some(store.hub.clone()));
     let app = handler::router(state);
 
     let listener = TcpListener::bind(settings.listen).await?;
     let addr = listener.local_addr()?;
-    print_banner(&settings, addr);
+    print_banner(&settings, addr, &store.kind);
 
     let stop = CancellationToken::new();
     tokio::spawn(wait_for_signal(stop.clone()));
-    let executor = Arc::new(Executor::new(
-        memory.ports.clone(),
-        runtime,
-        executor_config,
-    ));
+    let executor = Arc::new(Executor::new(store.ports.clone(), runtime, executor_config));
     let executor_task = tokio::spawn(executor.run_until_stopped(stop.clone()));
     handler::serve(
         listener,
@@ -87,9 +79,10 @@ pub async fn wait_for_signal(stop: CancellationToken) {
 
 /// What a new user needs to send the first webhook. Printed on stdout, once, by design: these
 /// are the only places generated secrets are shown.
-fn print_banner(settings: &Settings, addr: std::net::SocketAddr) {
+fn print_banner(settings: &Settings, addr: std::net::SocketAddr, store: &crate::store::Kind) {
     let base = format!("http://{addr}");
     println!("local-runner listening on {base}");
+    println!("{}", store.describe());
     println!("dashboard: {base}/ui/ (sign in with a monitoring token)");
     if settings.internal_token_generated {
         println!(

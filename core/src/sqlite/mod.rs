@@ -1,5 +1,5 @@
 //! Every store port and the run queue in one SQLite file, for a single machine that must not
-//! lose what it answered for (docs/architecture.md, Stores): runs, dedup reservations, chat
+//! lose what it answered for (docs/stores.md): runs, dedup reservations, chat
 //! sessions, agents (sealed at rest), log entries, the queue, and the secrets a local runner
 //! generated.
 //!

@@ -5,6 +5,7 @@
 
 mod agents_cli;
 mod connection_limits;
+mod crash;
 mod dashboard;
 mod keeper;
 mod keeper_limits;
