@@ -54,6 +54,11 @@ dedup_window_secs = 3600
 [executor]
 max_concurrent_runs = 2
 
+# The log throughput phase keeps all of its LOG_LINES lines.
+[retention]
+log_max_lines = 100000000
+log_max_bytes = 100000000000
+
 [[tokens]]
 token = "$TOKEN"
 workspace_id = "ws"

@@ -36,6 +36,7 @@ pub mod payload;
 pub mod ports;
 pub mod queue;
 pub mod registry;
+pub mod retention;
 pub mod run;
 pub mod runtime;
 pub mod seal;

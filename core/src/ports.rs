@@ -9,6 +9,7 @@ use crate::intake::{RunIntake, SeparateIntake};
 use crate::logs::{LogSink, MemoryLogs};
 use crate::queue::{MemoryQueue, RunQueue};
 use crate::registry::AgentRegistry;
+use crate::retention::{MemoryRetention, Retention};
 use crate::store::{ChatStore, DedupStore, MemoryStore, RunStore};
 
 #[derive(Clone)]
@@ -30,6 +31,9 @@ pub struct Ports {
 pub struct MemoryPorts {
     pub ports: Ports,
     pub store: Arc<MemoryStore>,
+    pub logs: Arc<MemoryLogs>,
+    /// The sweep over `store` and `logs` (docs/stores.md, Retention).
+    pub retention: Arc<dyn Retention>,
     pub queue: Arc<MemoryQueue>,
     pub hub: Arc<Hub>,
 }
@@ -37,6 +41,7 @@ pub struct MemoryPorts {
 impl MemoryPorts {
     pub fn new(agents: Arc<dyn AgentRegistry>, queue_visibility: Duration) -> Self {
         let store = Arc::new(MemoryStore::new());
+        let logs = Arc::new(MemoryLogs::new());
         let queue = Arc::new(MemoryQueue::new(queue_visibility));
         let hub = Arc::new(Hub::new());
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -51,13 +56,15 @@ impl MemoryPorts {
             chats: store.clone(),
             queue: queue.clone(),
             agents,
-            logs: Arc::new(MemoryLogs::new()),
+            logs: logs.clone(),
             broadcaster: hub.clone(),
             clock,
         };
         Self {
             ports,
+            retention: Arc::new(MemoryRetention::new(store.clone(), logs.clone())),
             store,
+            logs,
             queue,
             hub,
         }

@@ -111,6 +111,7 @@ impl Executor {
             self.ports.logs.clone(),
             self.ports.broadcaster.clone(),
             self.ports.clock.clone(),
+            self.config.log_cap,
         );
         match self.runtime.exec(runtime, spec).await {
             Ok(exec) => Ok(Started {
@@ -233,6 +234,7 @@ impl Started {
                 None => cause,
             });
         }
+        self.output.close().await;
         if let Some(error) = &ending.error {
             self.output.system("error", error.clone()).await;
         }

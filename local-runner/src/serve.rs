@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crewship_core::retention::LogCap;
 use executor::{Executor, ExecutorConfig};
 use handler::{ApiToken, AppState, HandlerConfig, Prerequisites};
 use tokio::net::TcpListener;
@@ -11,7 +12,12 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Settings;
 
 pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
-    let executor_config = ExecutorConfig::from_settings(&settings.model.executor);
+    let mut executor_config = ExecutorConfig::from_settings(&settings.model.executor);
+    let retention = &settings.model.retention;
+    executor_config.log_cap = LogCap {
+        max_lines: retention.log_max_lines,
+        max_bytes: retention.log_max_bytes,
+    };
     // A message stays hidden for two leases: the heartbeat renews it long before that.
     let store = crate::store::open(&mut settings, executor_config.lease * 2).await?;
     let runtime = settings.runtime.build()?;
@@ -48,6 +54,12 @@ pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     tokio::spawn(wait_for_signal(stop.clone()));
     let executor = Arc::new(Executor::new(store.ports.clone(), runtime, executor_config));
     let executor_task = tokio::spawn(executor.run_until_stopped(stop.clone()));
+    tokio::spawn(crate::store::sweep_until_stopped(
+        store.retention.clone(),
+        crate::store::policy(&settings),
+        store.ports.clock.clone(),
+        stop.clone(),
+    ));
     handler::serve(
         listener,
         app,

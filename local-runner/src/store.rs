@@ -1,7 +1,8 @@
 //! The store the runner serves from, chosen once from `[store]` (docs/stores.md): memory, or
 //! SQLite in one file. With SQLite, the configured agents and the generated secrets meet what
 //! the file already holds: a stored agent keeps its (possibly rotated) webhook secrets, and a
-//! secret generated at an earlier start is used again instead of a new one.
+//! secret generated at an earlier start is used again instead of a new one. Either store sweeps
+//! its finished history on a timer (`[retention]`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,10 +10,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use crewship_core::broadcast::Hub;
+use crewship_core::clock::Clock;
 use crewship_core::ports::{MemoryPorts, Ports};
 use crewship_core::registry::MemoryRegistry;
+use crewship_core::retention::{Retention, RetentionPolicy};
 use crewship_core::sqlite::{Recovered, SqliteOptions, SqlitePorts, SqliteStore};
 use crewship_settings::model::StoreKind;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
 
@@ -20,7 +24,47 @@ use crate::config::Settings;
 pub struct Store {
     pub ports: Ports,
     pub hub: Arc<Hub>,
+    pub retention: Arc<dyn Retention>,
     pub kind: Kind,
+}
+
+/// How often the retention sweep runs: often enough that a burst's finished runs do not pile
+/// up for long, rarely enough that its scan costs nothing next to the webhooks.
+const SWEEP_EVERY: Duration = Duration::from_secs(10);
+
+/// The `[retention]` limits of the stores.
+pub fn policy(settings: &Settings) -> RetentionPolicy {
+    let r = &settings.model.retention;
+    RetentionPolicy {
+        max_age: Duration::from_secs(r.max_age_secs),
+        max_runs_per_agent: r.max_runs_per_agent,
+    }
+}
+
+/// Sweeps at start, then every [`SWEEP_EVERY`], until `stop`.
+pub async fn sweep_until_stopped(
+    retention: Arc<dyn Retention>,
+    policy: RetentionPolicy,
+    clock: Arc<dyn Clock>,
+    stop: CancellationToken,
+) {
+    loop {
+        match retention.sweep(&policy, clock.now()).await {
+            Ok(swept) if swept.runs > 0 => {
+                tracing::info!(
+                    runs = swept.runs,
+                    reservations = swept.reservations,
+                    "retention sweep"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "retention sweep failed"),
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(SWEEP_EVERY) => {}
+        }
+    }
 }
 
 pub enum Kind {
@@ -86,6 +130,7 @@ pub async fn open(settings: &mut Settings, queue_visibility: Duration) -> anyhow
             Ok(Store {
                 ports: sqlite.ports,
                 hub: sqlite.hub,
+                retention: sqlite.retention,
                 kind: Kind::Sqlite {
                     path,
                     recovered: sqlite.recovered,
@@ -100,6 +145,7 @@ pub async fn open(settings: &mut Settings, queue_visibility: Duration) -> anyhow
             Ok(Store {
                 ports: memory.ports,
                 hub: memory.hub,
+                retention: memory.retention,
                 kind: Kind::Memory,
             })
         }

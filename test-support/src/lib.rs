@@ -3,6 +3,7 @@
 //!
 //! - [`agent`]: [`AgentBuilder`](agent::AgentBuilder), an agent record with test defaults.
 //! - [`conformance`]: the port conformance suite every adapter set runs.
+//! - [`retention`]: the retention sweep's behaviour, run over memory and SQLite.
 //! - [`fixture`]: the secret and tokens of the shared fixture.
 //! - [`ws_conformance`]: the WebSocket protocol's conformance suite, run by every transport.
 //! - [`moto`] (feature `moto`): a pinned moto server for the AWS adapters' tests.
@@ -15,6 +16,7 @@ pub mod conformance;
 pub mod fixture;
 #[cfg(feature = "moto")]
 pub mod moto;
+pub mod retention;
 pub mod ws_conformance;
 
 pub use agent::AgentBuilder;

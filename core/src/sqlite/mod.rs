@@ -42,6 +42,7 @@ pub use queue::SqliteQueue;
 use crate::broadcast::Hub;
 use crate::clock::{Clock, SystemClock};
 use crate::ports::Ports;
+use crate::retention::Retention;
 use crate::seal::{SealError, Sealing};
 use crate::store::{BoxError, StoreError};
 use db::Db;
@@ -140,6 +141,8 @@ impl SqliteStore {
 pub struct SqlitePorts {
     pub ports: Ports,
     pub store: Arc<SqliteStore>,
+    /// The sweep over the file (docs/stores.md, Retention).
+    pub retention: Arc<dyn Retention>,
     pub queue: Arc<SqliteQueue>,
     pub hub: Arc<Hub>,
     pub recovered: Recovered,
@@ -191,6 +194,7 @@ impl SqlitePorts {
         };
         Ok(Self {
             ports,
+            retention: store.clone(),
             store,
             queue,
             hub,

@@ -76,6 +76,22 @@ impl Deliveries {
         }
     }
 
+    /// Purges every agent's expired reservations (the retention sweep: an agent gone quiet
+    /// would otherwise keep its last window's keys); returns how many keys were forgotten.
+    pub(super) fn purge_all(&mut self, now: OffsetDateTime) -> u64 {
+        let mut forgotten = 0;
+        for deliveries in self.agents.values_mut() {
+            let before = deliveries.held.len();
+            deliveries.purge(now);
+            forgotten += (before - deliveries.held.len()) as u64;
+            deliveries.held.shrink_to_fit();
+            deliveries.expiry.shrink_to_fit();
+        }
+        self.agents
+            .retain(|_, d| !d.held.is_empty() || !d.expiry.is_empty());
+        forgotten
+    }
+
     #[cfg(test)]
     fn held(&self, agent: &AgentId) -> usize {
         self.agents.get(agent).map_or(0, |d| d.held.len())

@@ -182,3 +182,10 @@ async fn one_process_owns_the_file_at_a_time() {
     drop(first);
     SqlitePorts::open(&options(&dir)).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_sweeps_the_file() {
+    let (ports, guard) = setup().await;
+    let retention = guard.1.retention.clone();
+    crewship_test_support::retention::the_sweep_deletes_finished_runs_past_count_and_age_and_nothing_unfinished(&ports, &retention).await;
+}

@@ -9,4 +9,5 @@ mod keeper_faults;
 mod lease;
 mod outcomes;
 mod output;
+mod retention;
 mod runtime_conformance;

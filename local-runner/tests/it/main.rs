@@ -112,5 +112,8 @@ fn help_lists_every_setting_local_runner_reads() {
     );
     // The cloud tables are not local-runner's; its stores are memory and a SQLite file.
     assert!(!help.contains("--table-prefix"), "{help}");
-    assert!(help.contains("--data ") && help.contains("CREWSHIP_DATA"), "{help}");
+    assert!(
+        help.contains("--data ") && help.contains("CREWSHIP_DATA"),
+        "{help}"
+    );
 }
