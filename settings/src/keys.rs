@@ -88,16 +88,6 @@ const ALL: &[Bin] = &Bin::ALL;
 const HANDLING: &[Bin] = &[LocalRunner, Server, HandlerLambda];
 /// Binaries that execute runs.
 const EXECUTING: &[Bin] = &[LocalRunner, Executor, ExecutorLambda];
-/// Binaries on a configurable store (memory and DynamoDB; local-runner: memory and SQLite).
-const STORING: &[Bin] = &[
-    LocalRunner,
-    Server,
-    Executor,
-    Provision,
-    HandlerLambda,
-    ExecutorLambda,
-    WsLambda,
-];
 /// Binaries on the DynamoDB store's settings.
 const CLOUD: &[Bin] = &[
     Server,
@@ -311,7 +301,8 @@ pub static KEYS: &[Key] = &[
         "store.backend",
         "CREWSHIP_STORE",
         Text,
-        STORING,
+        // Every binary: memory and DynamoDB, and for local-runner memory and SQLite.
+        ALL,
         "Where runs, agents and logs live: memory, dynamodb, or sqlite (local-runner).",
     ),
     key(
@@ -374,7 +365,7 @@ pub static KEYS: &[Key] = &[
         "store.secrets_key",
         "CREWSHIP_SECRETS_KEY",
         Secret,
-        STORING,
+        ALL,
         "Base64 32-byte AES-256-GCM key sealing agent records at rest (sqlite: <path>.key if unset).",
     ),
     key(

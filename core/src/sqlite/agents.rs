@@ -1,10 +1,13 @@
 //! [`AgentRegistry`] on the `agents` table. The whole record (webhook secrets, credentials) is
 //! sealed with AES-256-GCM ([`crate::seal`]) under the agent id; only the ids the listings
-//! select on stay readable. Compare-and-swap opens the stored record on the writer thread and
-//! compares it whole, so of two writers that read the same record only one wins.
+//! select on stay readable. Reads are served from the store's cache (`cache`), opened once at
+//! start; writes go to the file and then the cache on the writer thread, so compare-and-swap
+//! compares against the record as stored, and of two writers that read it only one wins.
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::BTreeMap;
+
+use rusqlite::{Connection, params};
 
 use super::{SqliteError, SqliteStore};
 use crate::agent::Agent;
@@ -27,13 +30,22 @@ fn open(sealing: &Sealing, id: &str, sealed: &[u8]) -> Result<Agent, SqliteError
     Ok(agent)
 }
 
-fn stored(conn: &Connection, sealing: &Sealing, id: &str) -> Result<Option<Agent>, SqliteError> {
-    let sealed: Option<Vec<u8>> = conn
-        .query_row("SELECT sealed FROM agents WHERE agent_id = ?1", [id], |r| {
-            r.get(0)
-        })
-        .optional()?;
-    sealed.map(|s| open(sealing, id, &s)).transpose()
+/// Every stored agent, opened (at start: a record that does not open stops the start).
+pub(super) fn load_all(
+    conn: &Connection,
+    sealing: &Sealing,
+) -> Result<BTreeMap<AgentId, Agent>, SqliteError> {
+    let mut stmt = conn.prepare("SELECT agent_id, sealed FROM agents")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+    })?;
+    let mut agents = BTreeMap::new();
+    for row in rows {
+        let (id, sealed) = row?;
+        let agent = open(sealing, &id, &sealed)?;
+        agents.insert(agent.id.clone(), agent);
+    }
+    Ok(agents)
 }
 
 fn write(conn: &Connection, sealing: &Sealing, agent: &Agent) -> Result<(), SqliteError> {
@@ -58,17 +70,21 @@ fn write(conn: &Connection, sealing: &Sealing, agent: &Agent) -> Result<(), Sqli
 #[async_trait]
 impl AgentRegistry for SqliteStore {
     async fn get(&self, id: &AgentId) -> Result<Option<Agent>, RegistryError> {
-        let (id, sealing) = (id.clone(), self.sealing.clone());
-        self.db
-            .read(move |conn| stored(conn, &sealing, id.as_str()))
-            .await
-            .map_err(unavailable)
+        Ok(self.cache.agents.read().unwrap().get(id).cloned())
     }
 
     async fn put(&self, agent: Agent) -> Result<(), RegistryError> {
-        let sealing = self.sealing.clone();
+        let (sealing, cache) = (self.sealing.clone(), self.cache.clone());
         self.db
-            .write(move |conn| write(conn, &sealing, &agent))
+            .write(move |conn| {
+                write(conn, &sealing, &agent)?;
+                cache
+                    .agents
+                    .write()
+                    .unwrap()
+                    .insert(agent.id.clone(), agent);
+                Ok(())
+            })
             .await
             .map_err(unavailable)
     }
@@ -78,13 +94,15 @@ impl AgentRegistry for SqliteStore {
         expected: Option<&Agent>,
         new: Agent,
     ) -> Result<bool, RegistryError> {
-        let (expected, sealing) = (expected.cloned(), self.sealing.clone());
+        let (expected, sealing, cache) =
+            (expected.cloned(), self.sealing.clone(), self.cache.clone());
         self.db
             .write(move |conn| {
-                if stored(conn, &sealing, new.id.as_str())? != expected {
+                if cache.agents.read().unwrap().get(&new.id) != expected.as_ref() {
                     return Ok(false);
                 }
                 write(conn, &sealing, &new)?;
+                cache.agents.write().unwrap().insert(new.id.clone(), new);
                 Ok(true)
             })
             .await
@@ -92,40 +110,27 @@ impl AgentRegistry for SqliteStore {
     }
 
     async fn delete(&self, id: &AgentId) -> Result<bool, RegistryError> {
-        let id = id.clone();
+        let (id, cache) = (id.clone(), self.cache.clone());
         self.db
             .write(move |conn| {
-                Ok(conn.execute("DELETE FROM agents WHERE agent_id = ?1", [id.as_str()])? == 1)
+                let deleted =
+                    conn.execute("DELETE FROM agents WHERE agent_id = ?1", [id.as_str()])? == 1;
+                cache.agents.write().unwrap().remove(&id);
+                Ok(deleted)
             })
             .await
             .map_err(unavailable)
     }
 
     async fn list(&self, scope: &AgentScope) -> Result<Vec<Agent>, RegistryError> {
-        let (scope, sealing) = (scope.clone(), self.sealing.clone());
-        self.db
-            .read(move |conn| {
-                let (sql, value) = match &scope {
-                    AgentScope::Workspace(w) => (
-                        "SELECT agent_id, sealed FROM agents WHERE workspace_id = ?1 ORDER BY agent_id",
-                        w.as_str(),
-                    ),
-                    AgentScope::Crew(c) => (
-                        "SELECT agent_id, sealed FROM agents WHERE crew_id = ?1 ORDER BY agent_id",
-                        c.as_str(),
-                    ),
-                };
-                let mut stmt = conn.prepare_cached(sql)?;
-                let rows = stmt.query_map([value], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
-                })?;
-                rows.map(|row| {
-                    let (id, sealed) = row?;
-                    open(&sealing, &id, &sealed)
-                })
-                .collect()
+        let agents = self.cache.agents.read().unwrap();
+        Ok(agents
+            .values()
+            .filter(|a| match scope {
+                AgentScope::Workspace(w) => &a.workspace_id == w,
+                AgentScope::Crew(c) => &a.crew_id == c,
             })
-            .await
-            .map_err(unavailable)
+            .cloned()
+            .collect())
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use super::cache::Cache;
 use super::db::Db;
 use super::{SqliteQueue, queue, runs, unavailable};
 use crate::intake::{IntakeError, RunIntake};
@@ -13,22 +14,23 @@ use crate::run::Run;
 
 pub(super) struct SqliteIntake {
     db: Arc<Db>,
+    cache: Arc<Cache>,
     queue: Arc<SqliteQueue>,
 }
 
 impl SqliteIntake {
-    pub(super) fn new(db: Arc<Db>, queue: Arc<SqliteQueue>) -> Self {
-        Self { db, queue }
+    pub(super) fn new(db: Arc<Db>, cache: Arc<Cache>, queue: Arc<SqliteQueue>) -> Self {
+        Self { db, cache, queue }
     }
 }
 
 #[async_trait]
 impl RunIntake for SqliteIntake {
     async fn record(&self, run: &Run) -> Result<(), IntakeError> {
-        let run = run.clone();
+        let (run, cache) = (run.clone(), self.cache.clone());
         self.db
             .write(move |conn| {
-                if let Err(e) = runs::insert(conn, &run)? {
+                if let Err(e) = runs::insert(conn, &cache, &run)? {
                     return Ok(Err(e));
                 }
                 queue::insert(conn, &run.id)?;

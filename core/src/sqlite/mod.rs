@@ -4,6 +4,7 @@
 //! generated.
 //!
 //! - `db`: the writer thread with group commit, and the reader connections.
+//! - `cache`: the agents and the run counts per status, kept in memory beside the file.
 //! - `schema`: the versioned migrations run at open.
 //! - [`key`]: the sealing key file made beside the database when none is configured.
 //! - `runs`, `dedup`, `chats`, `agents`, `logs`, `secrets`: the store ports on [`SqliteStore`].
@@ -17,6 +18,7 @@
 //! them `executor lost` and the QUEUED ones run.
 
 mod agents;
+mod cache;
 mod chats;
 mod db;
 mod dedup;
@@ -124,6 +126,7 @@ pub struct SqliteOptions {
 /// The store ports over one file: runs, dedup, chats, agents, logs and generated secrets.
 pub struct SqliteStore {
     db: Arc<Db>,
+    cache: Arc<cache::Cache>,
     sealing: Sealing,
     path: PathBuf,
     /// Held for the store's life: the file's single owner (see the module doc).
@@ -169,12 +172,16 @@ impl SqlitePorts {
             None => key::load_or_create(path)?,
         };
         let mut recovered = Recovered::default();
+        let mut loaded = None;
         let db = Arc::new(Db::open(path, |conn| {
             recovered = recover(conn)?;
+            loaded = Some(cache::Cache::load(conn, &sealing)?);
             Ok(())
         })?);
+        let cache = Arc::new(loaded.expect("prepared before the writer starts"));
         let store = Arc::new(SqliteStore {
             db: db.clone(),
+            cache: cache.clone(),
             sealing,
             path: path.clone(),
             _lock: lock,
@@ -186,7 +193,7 @@ impl SqlitePorts {
             dedup: store.clone(),
             chats: store.clone(),
             queue: queue.clone(),
-            intake: Arc::new(intake::SqliteIntake::new(db, queue.clone())),
+            intake: Arc::new(intake::SqliteIntake::new(db, cache, queue.clone())),
             agents: store.clone(),
             logs: store.clone(),
             broadcaster: hub.clone(),

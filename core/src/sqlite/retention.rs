@@ -4,11 +4,13 @@
 //! long; the next sweep takes the rest.
 
 use async_trait::async_trait;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 
 use super::{SqliteError, SqliteStore, nanos, unavailable};
+use crate::ids::AgentId;
 use crate::retention::{Retention, RetentionPolicy, Swept, cutoff};
+use crate::run::RunStatus;
 use crate::store::StoreError;
 
 const SWEEP_MAX: i64 = 10_000;
@@ -41,16 +43,27 @@ impl Retention for SqliteStore {
     ) -> Result<Swept, StoreError> {
         let cutoff = nanos(cutoff(policy, now));
         let keep = i64::try_from(policy.max_runs_per_agent).unwrap_or(i64::MAX);
+        let cache = self.cache.clone();
         self.db
             .write(move |conn| {
                 let ids = doomed(conn, cutoff, keep)?;
                 let mut logs = conn.prepare_cached("DELETE FROM logs WHERE run_id = ?1")?;
-                let mut runs =
-                    conn.prepare_cached(&format!("DELETE FROM runs WHERE id = ?1 AND {FINISHED}"))?;
+                let mut runs = conn.prepare_cached(&format!(
+                    "DELETE FROM runs WHERE id = ?1 AND {FINISHED} RETURNING agent_id, status"
+                ))?;
                 let mut deleted = 0;
                 for id in &ids {
                     logs.execute([id])?;
-                    deleted += runs.execute([id])? as u64;
+                    let gone: Option<(String, String)> = runs
+                        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()?;
+                    if let Some((agent, status)) = gone
+                        && let (Ok(agent), Some(status)) =
+                            (agent.parse::<AgentId>(), RunStatus::parse(&status))
+                    {
+                        cache.counted(&agent, status, -1);
+                        deleted += 1;
+                    }
                 }
                 let reservations =
                     conn.execute("DELETE FROM dedup WHERE expires <= ?1", [nanos(now)])? as u64;

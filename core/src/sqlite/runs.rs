@@ -6,6 +6,7 @@ use rusqlite::{OptionalExtension, Row, params};
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
+use super::cache::Cache;
 use super::{SqliteError, SqliteStore, from_nanos, nanos, unavailable};
 use crate::ids::{AgentId, RunId};
 use crate::run::{Lease, Run, RunStatus};
@@ -45,14 +46,16 @@ pub(super) fn from_row(row: &Row<'_>) -> Result<Run, SqliteError> {
 /// Inserts a new run; `Ok(Err(AlreadyExists))` when the id is taken.
 pub(super) fn insert(
     conn: &rusqlite::Connection,
+    cache: &Cache,
     run: &Run,
 ) -> Result<Result<(), StoreError>, SqliteError> {
-    let inserted = conn.execute(
+    let inserted = conn.prepare_cached(
         "INSERT INTO runs (id, agent_id, status, trigger_type, version, lease_owner, lease_expires,
                            cancel_requested, finished_at, doc, payload)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT (id) DO NOTHING",
-        params![
+    )?
+    .execute(params![
             run.id.as_str(),
             run.agent_id.as_str(),
             run.status.as_str(),
@@ -64,9 +67,9 @@ pub(super) fn insert(
             run.finished_at.map(nanos),
             doc(run)?,
             run.payload.get(),
-        ],
-    )?;
+        ])?;
     Ok(if inserted == 1 {
+        cache.counted(&run.agent_id, run.status, 1);
         Ok(())
     } else {
         Err(StoreError::AlreadyExists(run.id.clone()))
@@ -76,9 +79,9 @@ pub(super) fn insert(
 #[async_trait]
 impl RunStore for SqliteStore {
     async fn create(&self, run: &Run) -> Result<(), StoreError> {
-        let run = run.clone();
+        let (run, cache) = (run.clone(), self.cache.clone());
         self.db
-            .write(move |conn| insert(conn, &run))
+            .write(move |conn| insert(conn, &cache, &run))
             .await
             .map_err(unavailable)?
     }
@@ -97,16 +100,13 @@ impl RunStore for SqliteStore {
     }
 
     async fn update(&self, run: &mut Run, prev: RunStatus) -> Result<(), StoreError> {
-        let next = run.clone();
+        let (next, cache) = (run.clone(), self.cache.clone());
         let written = self
             .db
             .write(move |conn| {
                 let stored: Option<(String, i64)> = conn
-                    .query_row(
-                        "SELECT status, version FROM runs WHERE id = ?1",
-                        [next.id.as_str()],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
-                    )
+                    .prepare_cached("SELECT status, version FROM runs WHERE id = ?1")?
+                    .query_row([next.id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
                     .optional()?;
                 let Some((status, version)) = stored else {
                     return Ok(Err(StoreError::NotFound(next.id.clone())));
@@ -121,11 +121,12 @@ impl RunStore for SqliteStore {
                         current,
                     }));
                 }
-                conn.execute(
+                conn.prepare_cached(
                     "UPDATE runs SET status = ?2, version = ?3, lease_owner = ?4, lease_expires = ?5,
                                      cancel_requested = ?6, finished_at = ?7, doc = ?8
                      WHERE id = ?1",
-                    params![
+                )?
+                .execute(params![
                         next.id.as_str(),
                         next.status.as_str(),
                         i64::try_from(version + 1).unwrap_or(i64::MAX),
@@ -134,8 +135,11 @@ impl RunStore for SqliteStore {
                         next.cancel_requested,
                         next.finished_at.map(nanos),
                         doc(&next)?,
-                    ],
-                )?;
+                ])?;
+                if current != next.status {
+                    cache.counted(&next.agent_id, current, -1);
+                    cache.counted(&next.agent_id, next.status, 1);
+                }
                 Ok(Ok(()))
             })
             .await
@@ -190,16 +194,7 @@ impl RunStore for SqliteStore {
     }
 
     async fn count_by_status(&self, agent: &AgentId, status: RunStatus) -> Result<u64, StoreError> {
-        let agent = agent.clone();
-        self.db
-            .read(move |conn| {
-                let mut stmt = conn.prepare_cached(
-                    "SELECT COUNT(*) FROM runs WHERE agent_id = ?1 AND status = ?2",
-                )?;
-                Ok(stmt.query_row(params![agent.as_str(), status.as_str()], |r| r.get(0))?)
-            })
-            .await
-            .map_err(unavailable)
+        Ok(self.cache.count(agent, status))
     }
 
     async fn expired_leases(&self, now: OffsetDateTime) -> Result<Vec<Run>, StoreError> {

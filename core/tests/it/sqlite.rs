@@ -132,7 +132,7 @@ async fn a_reopened_file_keeps_everything_and_takes_over_what_was_in_flight() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn agent_secrets_are_sealed_in_the_file_and_a_wrong_key_cannot_read_them() {
+async fn agent_secrets_are_sealed_in_the_file_and_a_wrong_key_stops_the_open() {
     use crewship_core::secret::Secret;
     use crewship_test_support::conformance::agent;
 
@@ -160,15 +160,11 @@ async fn agent_secrets_are_sealed_in_the_file_and_a_wrong_key_cannot_read_them()
     }
     let mut wrong = options(&dir);
     wrong.secrets_key = Some(Secret::new("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="));
-    let sqlite = SqlitePorts::open(&wrong).unwrap();
-    assert!(
-        sqlite
-            .ports
-            .agents
-            .get(&"agent-a".parse().unwrap())
-            .await
-            .is_err()
-    );
+    // The agents are opened at start: a wrong key stops the start instead of failing later.
+    assert!(matches!(
+        SqlitePorts::open(&wrong),
+        Err(crewship_core::sqlite::SqliteError::Seal(_))
+    ));
 }
 
 #[tokio::test]

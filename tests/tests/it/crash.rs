@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use e2e_tests::{Runner, SECRET, TOKEN, sign, signal};
+use e2e_tests::{Runner, SECRET, TOKEN, post_signed as post, signal};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
@@ -49,23 +49,6 @@ webhook_secret = "{SECRET}"
 
 fn body(n: u64) -> String {
     format!(r#"{{"event":"crash","data":{{"id":"marker-{n}"}}}}"#)
-}
-
-async fn post(
-    http: &reqwest::Client,
-    url: &str,
-    secret: &str,
-    body: &str,
-) -> reqwest::Result<(u16, Value)> {
-    let response = http
-        .post(url)
-        .header("content-type", "application/json")
-        .header("x-signature", sign(secret, body.as_bytes()))
-        .body(body.to_owned())
-        .send()
-        .await?;
-    let status = response.status().as_u16();
-    Ok((status, response.json().await.unwrap_or(Value::Null)))
 }
 
 /// Sends the burst from 16 connections; SIGKILLs the runner once `KILL_AFTER` were accepted.
