@@ -28,9 +28,10 @@ impl SqliteIntake {
 impl RunIntake for SqliteIntake {
     async fn record(&self, run: &Run) -> Result<(), IntakeError> {
         let (run, cache) = (run.clone(), self.cache.clone());
+        let doc = runs::doc(&run).map_err(|e| IntakeError::Store(unavailable(e)))?;
         self.db
             .write(move |conn| {
-                if let Err(e) = runs::insert(conn, &cache, &run)? {
+                if let Err(e) = runs::insert(conn, &cache, &run, &doc)? {
                     return Ok(Err(e));
                 }
                 queue::insert(conn, &run.id)?;

@@ -16,8 +16,9 @@ use crate::store::{Page, RunFilter, RunStore, StoreError};
 pub(super) const COLUMNS: &str =
     "doc, payload, version, lease_owner, lease_expires, cancel_requested";
 
-/// The record without its payload (its own column), as JSON.
-fn doc(run: &Run) -> Result<String, SqliteError> {
+/// The record without its payload (its own column), as JSON. Made by the caller, before the
+/// write job: the writer thread is the store's bottleneck, and serialising is not its work.
+pub(super) fn doc(run: &Run) -> Result<String, SqliteError> {
     let mut bare = run.clone();
     bare.payload = RawValue::from_string("null".into())
         .map_err(SqliteError::corrupt)?
@@ -48,6 +49,7 @@ pub(super) fn insert(
     conn: &rusqlite::Connection,
     cache: &Cache,
     run: &Run,
+    doc: &str,
 ) -> Result<Result<(), StoreError>, SqliteError> {
     let inserted = conn.prepare_cached(
         "INSERT INTO runs (id, agent_id, status, trigger_type, version, lease_owner, lease_expires,
@@ -65,7 +67,7 @@ pub(super) fn insert(
             run.lease.as_ref().map(|l| nanos(l.expires_at)),
             run.cancel_requested,
             run.finished_at.map(nanos),
-            doc(run)?,
+            doc,
             run.payload.get(),
         ])?;
     Ok(if inserted == 1 {
@@ -80,8 +82,9 @@ pub(super) fn insert(
 impl RunStore for SqliteStore {
     async fn create(&self, run: &Run) -> Result<(), StoreError> {
         let (run, cache) = (run.clone(), self.cache.clone());
+        let doc = doc(&run).map_err(unavailable)?;
         self.db
-            .write(move |conn| insert(conn, &cache, &run))
+            .write(move |conn| insert(conn, &cache, &run, &doc))
             .await
             .map_err(unavailable)?
     }
@@ -101,6 +104,7 @@ impl RunStore for SqliteStore {
 
     async fn update(&self, run: &mut Run, prev: RunStatus) -> Result<(), StoreError> {
         let (next, cache) = (run.clone(), self.cache.clone());
+        let doc = doc(&next).map_err(unavailable)?;
         let written = self
             .db
             .write(move |conn| {
@@ -134,7 +138,7 @@ impl RunStore for SqliteStore {
                         next.lease.as_ref().map(|l| nanos(l.expires_at)),
                         next.cancel_requested,
                         next.finished_at.map(nanos),
-                        doc(&next)?,
+                        doc,
                 ])?;
                 if current != next.status {
                     cache.counted(&next.agent_id, current, -1);

@@ -29,6 +29,10 @@ secret_rotation_grace_secs = {GRACE_SECS}
 [executor]
 max_concurrent_runs = 4
 
+# Every accepted run is read back after the restart: none may be swept first.
+[retention]
+max_runs_per_agent = 1000000
+
 [[tokens]]
 token = "{TOKEN}"
 workspace_id = "ws"
