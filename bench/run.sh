@@ -3,7 +3,8 @@
 # builds in release mode, measures the local runner against a bare hyper server in the same run,
 # and prints a Markdown table. Everything listens on 127.0.0.1 and is stopped at the end.
 #
-#   bench/run.sh                 # about 4 minutes after the build
+#   bench/run.sh                 # about 10 minutes after the build (the memory phases wait
+#                                # for 2 × 100,000 runs to finish)
 #   BENCH_SECONDS=5 bench/run.sh # shorter load phases
 #   BENCH_SKIP_CRITERION=1 …     # leave out the micro-benchmarks
 #   BENCH_RUNTIMES="process sandbox" …  # runtimes of the agent-start row (sandbox needs bwrap)
@@ -66,6 +67,11 @@ dedup_window_secs = 3600
 
 [executor]
 max_concurrent_runs = 2
+
+# The log throughput phase keeps all of its LOG_LINES lines.
+[retention]
+log_max_lines = 100000000
+log_max_bytes = 100000000000
 
 [[tokens]]
 token = "$TOKEN"
@@ -143,11 +149,11 @@ kill "$(cat "$WORK/bare.out.pid")"
 # on the same two cores), then with the executor occupied by one long run so that the backlog
 # waits in the queue: the trigger path alone.
 ingest_runner() {
-  local label=$1 config=$2
+  local label=$1 config=$2; shift 2
   echo "ingest: local runner ($label)…" >&2
   local url
   url=$(start_server "$WORK/$label.out" env RUST_LOG=warn "$BIN/local-runner" \
-    --config "$config" --listen 127.0.0.1:0 --work-dir "$WORK/work_$label")
+    --config "$config" --listen 127.0.0.1:0 --work-dir "$WORK/work_$label" "$@")
   loadgen http --label "$label" --url "$url$PATH_TRIGGER" --connections "$CONNECTIONS" \
     --duration "$SECONDS_PER_PHASE" >"$WORK/$label.json"
   loadgen http --label "${label}_half" --url "$url$PATH_TRIGGER" --connections "$CONNECTIONS" \
@@ -156,19 +162,46 @@ ingest_runner() {
 }
 ingest_runner runner "$WORK/config.toml"
 ingest_runner trigger_only "$WORK/trigger_only.toml"
+# The same two on the SQLite store (docs/stores.md): every 202 after its commit.
+ingest_runner sqlite_runner "$WORK/config.toml" --data "$WORK/ingest.db"
+ingest_runner sqlite_trigger_only "$WORK/trigger_only.toml" --data "$WORK/trigger_only.db"
 
-# 5. Memory: a fresh runner, idle, then after exactly ACCEPTED_FOR_MEMORY accepted runs.
-echo "memory: $ACCEPTED_FOR_MEMORY accepted runs…" >&2
-RUNNER=$(start_server "$WORK/runner_mem.out" env RUST_LOG=warn "$BIN/local-runner" \
-  --config "$WORK/config.toml" --listen 127.0.0.1:0 --work-dir "$WORK/work_mem")
-RUNNER_PID=$(cat "$WORK/runner_mem.out.pid")
-sleep 1
-RSS_IDLE=$(rss_kib "$RUNNER_PID")
-loadgen http --label memory --url "$RUNNER$PATH_TRIGGER" --connections "$CONNECTIONS" \
-  --requests "$ACCEPTED_FOR_MEMORY" >"$WORK/memory.json"
+# 5. Memory: a fresh runner, idle, then after exactly ACCEPTED_FOR_MEMORY accepted runs, and
+# again once every one of them has finished and the retention sweep (every 10 s) has run:
+# bounded by the retention defaults, whatever the history. Once per store.
+queued_left() {
+  local url=$1 status=$2
+  curl -s -H "Authorization: Bearer $TOKEN" \
+    "$url/api/v1/agents/ingest/runs?status=$status&limit=1" | tr -d '[:space:]'
+}
+memory_phase() {
+  local label=$1; shift
+  echo "memory ($label): $ACCEPTED_FOR_MEMORY accepted runs…" >&2
+  local url pid
+  url=$(start_server "$WORK/$label.out" env RUST_LOG=warn "$BIN/local-runner" \
+    --config "$WORK/config.toml" --listen 127.0.0.1:0 --work-dir "$WORK/work_$label" "$@")
+  pid=$(cat "$WORK/$label.out.pid")
+  sleep 1
+  rss_kib "$pid" >"$WORK/$label.rss_idle"
+  loadgen http --label "$label" --url "$url$PATH_TRIGGER" --connections "$CONNECTIONS" \
+    --requests "$ACCEPTED_FOR_MEMORY" >"$WORK/$label.json"
+  rss_kib "$pid" >"$WORK/$label.rss_accepted"
+  # Bounded: every run of `true` finishes within minutes on two cores.
+  for _ in $(seq 1 1800); do
+    if [ "$(queued_left "$url" QUEUED)" = "[]" ] && [ "$(queued_left "$url" RUNNING)" = "[]" ]; then
+      break
+    fi
+    sleep 1
+  done
+  sleep 12
+  rss_kib "$pid" >"$WORK/$label.rss_finished"
+  kill "$pid"
+}
+memory_phase memory
+memory_phase memory_sqlite --data "$WORK/memory.db"
+RSS_IDLE=$(cat "$WORK/memory.rss_idle")
+RSS_LOADED=$(cat "$WORK/memory.rss_accepted")
 DONE=$(sed 's/.*"requests":\([0-9]*\).*/\1/' "$WORK/memory.json")
-RSS_LOADED=$(rss_kib "$RUNNER_PID")
-kill "$RUNNER_PID"
 
 # 4 on a fresh runner, so no backlog of ingest runs sits in front of it.
 echo "log throughput…" >&2
@@ -231,6 +264,9 @@ if only_start:
 bare, runner, bare_h, runner_h = load("bare"), load("runner"), load("bare_half"), load("runner_half")
 only, only_h = load("trigger_only"), load("trigger_only_half")
 logs, ws, wsm = load("logs"), load("ws"), load("ws_memory")
+sq, sq_h = load("sqlite_runner"), load("sqlite_runner_half")
+sq_only, sq_only_h = load("sqlite_trigger_only"), load("sqlite_trigger_only_half")
+rss = lambda label, when: int(open(f"{work}/{label}.rss_{when}").read()) / 1024
 def ingest_rows(what, r, r_h):
     print(f"| ingest, {what}: requests/s | {r['rps']:,.0f} | {bare['rps']:,.0f} | **{r['rps'] / bare['rps']:.0%}** |")
     print(f"| ingest, {what}: latency p50 / p99 | {ms(r['p50_us'])} / {ms(r['p99_us'])} | {ms(bare['p50_us'])} / {ms(bare['p99_us'])} | {r['p99_us'] / max(bare['p99_us'], 1):.1f}× (p99) |")
@@ -239,7 +275,9 @@ def ingest_rows(what, r, r_h):
 print(f"| ingest: {conns} connections, 1 KiB signed JSON, {secs} s per phase | | | |")
 ingest_rows("trigger path only", only, only_h)
 ingest_rows("agents running alongside", runner, runner_h)
-non2xx = sum(r['status_4xx'] + r['status_5xx'] for r in (runner, runner_h, only, only_h))
+ingest_rows("SQLite store, trigger path only", sq_only, sq_only_h)
+ingest_rows("SQLite store, agents running alongside", sq, sq_h)
+non2xx = sum(r['status_4xx'] + r['status_5xx'] for r in (runner, runner_h, only, only_h, sq, sq_h, sq_only, sq_only_h))
 print(f"| non-2xx answers (all ingest phases) | {non2xx} | {bare['status_4xx'] + bare['status_5xx']} | |")
 start_rows()
 print(f"| log throughput, {logs['lines_printed']:,} lines to the log store | {logs['lines_per_second']:,.0f} lines/s ({logs['agent_lines_stored']:,} stored, none lost) | | |")
@@ -247,7 +285,10 @@ print(f"| log throughput, {ws['lines_printed']:,} lines to a `/ws` subscriber | 
 print(f"| `/ws` memory per idle connection, {wsm['connections']:,} connections: before auth / authenticated and subscribed | {wsm['per_unauthenticated_kib']:.1f} KiB / {wsm['per_subscribed_kib']:.1f} KiB | | |")
 print(f"| `/ws` memory kept by {wsm['cycles']:,} subscribe/unsubscribe cycles on one connection | {wsm['kept_by_cycles_kib']} KiB | | |")
 print(f"| resident memory (VmRSS) idle | {int(rss_idle) / 1024:.1f} MiB | | |")
-print(f"| resident memory after {int(accepted):,} accepted runs | {int(rss_loaded) / 1024:.1f} MiB | | |")
+print(f"| resident memory after {int(accepted):,} accepted runs (memory store) | {int(rss_loaded) / 1024:.1f} MiB | | |")
+print(f"| resident memory after {int(accepted):,} accepted and finished runs, after a retention sweep (memory store) | {rss('memory', 'finished'):.1f} MiB | | |")
+print(f"| resident memory after {int(accepted):,} accepted runs (SQLite store) | {rss('memory_sqlite', 'accepted'):.1f} MiB | | |")
+print(f"| resident memory after {int(accepted):,} accepted and finished runs, after a retention sweep (SQLite store) | {rss('memory_sqlite', 'finished'):.1f} MiB | | |")
 rows = []
 for line in open(f"{work}/criterion.txt"):
     m = re.match(r"test (\S+) \.\.\. bench:\s+([\d,]+) ns/iter", line)

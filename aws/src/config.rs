@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use crewship_core::broadcast::Hub;
-use crewship_core::clock::SystemClock;
+use crewship_core::clock::{Clock, SystemClock};
+use crewship_core::intake::SeparateIntake;
 use crewship_core::logs::{LogSink, MemoryLogs};
 use crewship_core::ports::Ports;
 use crewship_core::queue::{MemoryQueue, RunQueue};
@@ -56,8 +57,14 @@ impl Backends {
     /// sealing lives; every other check ran when the settings were loaded.
     pub fn from_settings(settings: &Settings) -> Result<Self, SettingsError> {
         let st = &settings.store;
-        let store = match st.backend {
+        let store = match settings.store_kind()? {
             StoreKind::Memory => StoreBackend::Memory,
+            StoreKind::Sqlite => {
+                return Err(SettingsError::new(
+                    "store.backend",
+                    "sqlite is served by local-runner only",
+                ));
+            }
             StoreKind::Dynamodb => {
                 let mut tables = Tables::with_prefix(&st.table_prefix);
                 for (name, slot) in [
@@ -202,7 +209,15 @@ pub fn build_ports_with(backends: &Backends, sdk: &aws_config::SdkConfig) -> Bui
         QueueBackend::Sqs { url } => Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), url)),
         QueueBackend::Memory { visibility } => Arc::new(MemoryQueue::new(*visibility)),
     };
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    // DynamoDB and SQS share no transaction: the run and its message are two writes.
+    let intake = Arc::new(SeparateIntake::new(
+        runs.clone(),
+        queue.clone(),
+        clock.clone(),
+    ));
     let ports = Ports {
+        intake,
         runs,
         dedup,
         chats,
@@ -210,7 +225,7 @@ pub fn build_ports_with(backends: &Backends, sdk: &aws_config::SdkConfig) -> Bui
         agents,
         logs,
         broadcaster: hub.clone(),
-        clock: Arc::new(SystemClock),
+        clock,
     };
     BuiltPorts {
         ports,

@@ -8,7 +8,8 @@
 //! - [`dynamodb`]: runs, dedup reservations, chat sessions, log entries and agents in DynamoDB,
 //!   and the item helpers every DynamoDB adapter shares.
 //! - [`payloads`]: run payloads too large for a DynamoDB item, in S3.
-//! - [`seal`]: AES-256-GCM encryption of agent records (their webhook secrets) at rest.
+//! - [`seal`]: AES-256-GCM encryption of agent records at rest (`crewship_core::seal`, shared
+//!   with the SQLite store).
 //! - [`sqs`]: the run queue on SQS.
 //! - [`provision`]: creates the tables, queues and bucket (local development and tests; SAM
 //!   does it in the cloud, and a test keeps the two in line).
@@ -30,7 +31,7 @@ pub mod config;
 pub mod dynamodb;
 pub mod payloads;
 pub mod provision;
-pub mod seal;
+pub use crewship_core::seal;
 pub mod sqs;
 
 /// The error type the ports carry as a source.

@@ -3,7 +3,7 @@
 //! in-memory adapter.
 //!
 //! - [`ids`], [`secret`], [`clock`]: small types used everywhere; [`api_token`]: a monitoring
-//!   token bound to its workspace.
+//!   token bound to its workspace; [`seal`]: AES-256-GCM sealing of records at rest.
 //! - [`agent`], [`run`], [`log`]: the records; [`agent_spec`]: an agent as an operator writes it,
 //!   and its validation; [`isolation`]: the confinement an agent asks for.
 //! - [`auth`], [`signature`]: webhook authentication on raw bytes; [`signer`]: the same schemes
@@ -14,7 +14,9 @@
 //!   guards that give back a dedup reservation and a token when a request fails.
 //! - [`error_code`]: every machine error code of the HTTP API, listed once.
 //! - Ports: [`store`] (runs, dedup, chats), [`queue`], [`registry`], [`logs`], [`broadcast`],
-//!   [`runtime`]; [`ports::Ports`] bundles them.
+//!   [`runtime`], [`intake`] (a new run and its queue message together); [`ports::Ports`]
+//!   bundles them. [`retention`]: what finished history is kept.
+//! - `sqlite` (feature `sqlite`): every store port and the queue in one SQLite file.
 
 pub mod agent;
 pub mod agent_spec;
@@ -25,6 +27,7 @@ pub mod clock;
 pub mod error_code;
 pub mod ids;
 pub mod ingest;
+pub mod intake;
 pub mod isolation;
 pub mod json_depth;
 pub mod log;
@@ -34,10 +37,14 @@ pub mod payload;
 pub mod ports;
 pub mod queue;
 pub mod registry;
+pub mod retention;
 pub mod run;
 pub mod runtime;
+pub mod seal;
 pub mod secret;
 pub mod signature;
 pub mod signer;
 pub mod sources;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
 pub mod store;

@@ -5,9 +5,11 @@ use std::time::Duration;
 
 use crate::broadcast::{Broadcaster, Hub};
 use crate::clock::{Clock, SystemClock};
+use crate::intake::{RunIntake, SeparateIntake};
 use crate::logs::{LogSink, MemoryLogs};
 use crate::queue::{MemoryQueue, RunQueue};
 use crate::registry::AgentRegistry;
+use crate::retention::{MemoryRetention, Retention};
 use crate::store::{ChatStore, DedupStore, MemoryStore, RunStore};
 
 #[derive(Clone)]
@@ -16,6 +18,8 @@ pub struct Ports {
     pub dedup: Arc<dyn DedupStore>,
     pub chats: Arc<dyn ChatStore>,
     pub queue: Arc<dyn RunQueue>,
+    /// A new run and its queue message, written together (over `runs` and `queue`).
+    pub intake: Arc<dyn RunIntake>,
     pub agents: Arc<dyn AgentRegistry>,
     pub logs: Arc<dyn LogSink>,
     pub broadcaster: Arc<dyn Broadcaster>,
@@ -27,6 +31,9 @@ pub struct Ports {
 pub struct MemoryPorts {
     pub ports: Ports,
     pub store: Arc<MemoryStore>,
+    pub logs: Arc<MemoryLogs>,
+    /// The sweep over `store` and `logs` (docs/stores.md, Retention).
+    pub retention: Arc<dyn Retention>,
     pub queue: Arc<MemoryQueue>,
     pub hub: Arc<Hub>,
 }
@@ -34,21 +41,30 @@ pub struct MemoryPorts {
 impl MemoryPorts {
     pub fn new(agents: Arc<dyn AgentRegistry>, queue_visibility: Duration) -> Self {
         let store = Arc::new(MemoryStore::new());
+        let logs = Arc::new(MemoryLogs::new());
         let queue = Arc::new(MemoryQueue::new(queue_visibility));
         let hub = Arc::new(Hub::new());
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let ports = Ports {
+            intake: Arc::new(SeparateIntake::new(
+                store.clone(),
+                queue.clone(),
+                clock.clone(),
+            )),
             runs: store.clone(),
             dedup: store.clone(),
             chats: store.clone(),
             queue: queue.clone(),
             agents,
-            logs: Arc::new(MemoryLogs::new()),
+            logs: logs.clone(),
             broadcaster: hub.clone(),
-            clock: Arc::new(SystemClock),
+            clock,
         };
         Self {
             ports,
+            retention: Arc::new(MemoryRetention::new(store.clone(), logs.clone())),
             store,
+            logs,
             queue,
             hub,
         }

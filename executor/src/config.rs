@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crewship_core::retention::LogCap;
+
 #[derive(Debug, Clone)]
 pub struct ExecutorConfig {
     /// The deadline of every run; an agent may ask for less, never more.
@@ -26,6 +28,8 @@ pub struct ExecutorConfig {
     pub final_write_timeout: Duration,
     /// Identifies this executor in leases.
     pub owner: String,
+    /// How much of one run's output is kept (`[retention]` log caps).
+    pub log_cap: LogCap,
 }
 
 impl Default for ExecutorConfig {
@@ -41,6 +45,7 @@ impl Default for ExecutorConfig {
             shutdown_grace: Duration::from_secs(30),
             final_write_timeout: Duration::from_secs(30),
             owner: format!("executor-{}-{:08x}", std::process::id(), rand_u32()),
+            log_cap: LogCap::default(),
         }
     }
 }

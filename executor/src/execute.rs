@@ -124,6 +124,7 @@ impl Executor {
             self.ports.logs.clone(),
             self.ports.broadcaster.clone(),
             self.ports.clock.clone(),
+            self.config.log_cap,
         );
         match self.runtime.exec(runtime, spec).await {
             Ok(exec) => Ok(Started {
@@ -246,6 +247,7 @@ impl Started {
                 None => cause,
             });
         }
+        self.output.close().await;
         if let Some(error) = &ending.error {
             self.output.system("error", error.clone()).await;
         }

@@ -2,7 +2,8 @@
 //! a per-run sequence number. Entries are buffered and written in batches (one `append` per
 //! batch), because one store round trip per line cannot keep up with a chatty agent; the
 //! caller flushes whenever the agent has nothing more ready, so a quiet agent's lines are not
-//! held back.
+//! held back. A run's output is capped ([`LogCap`]): past it lines are counted, not kept, and
+//! [`RunOutput::close`] writes one `system` entry saying how much was dropped.
 
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use crewship_core::broadcast::{BroadcastEvent, Broadcaster};
 use crewship_core::clock::Clock;
 use crewship_core::log::{LogEntry, Stream};
 use crewship_core::logs::LogSink;
+use crewship_core::retention::LogCap;
 use crewship_core::run::Run;
 
 /// Entries per `append` at most.
@@ -23,6 +25,11 @@ pub struct RunOutput {
     agent_name: String,
     workspace: crewship_core::ids::WorkspaceId,
     pending: Vec<LogEntry>,
+    cap: LogCap,
+    kept_lines: u64,
+    kept_bytes: u64,
+    dropped_lines: u64,
+    dropped_bytes: u64,
 }
 
 impl RunOutput {
@@ -32,6 +39,7 @@ impl RunOutput {
         logs: Arc<dyn LogSink>,
         broadcaster: Arc<dyn Broadcaster>,
         clock: Arc<dyn Clock>,
+        cap: LogCap,
     ) -> Self {
         Self {
             template: LogEntry {
@@ -50,6 +58,11 @@ impl RunOutput {
             broadcaster,
             clock,
             pending: Vec::with_capacity(BATCH),
+            cap,
+            kept_lines: 0,
+            kept_bytes: 0,
+            dropped_lines: 0,
+            dropped_bytes: 0,
         }
     }
 
@@ -58,8 +71,24 @@ impl RunOutput {
         self.template.seq
     }
 
-    /// Buffers one line; writes the batch once it is full.
+    /// Buffers one line of the agent's output (dropped past the cap); writes the batch once it
+    /// is full.
     pub async fn push(&mut self, stream: Stream, level: &str, event: &str, content: String) {
+        let bytes = content.len() as u64;
+        if self.dropped_lines > 0
+            || self.kept_lines >= self.cap.max_lines
+            || self.kept_bytes + bytes > self.cap.max_bytes
+        {
+            self.dropped_lines += 1;
+            self.dropped_bytes += bytes;
+            return;
+        }
+        self.kept_lines += 1;
+        self.kept_bytes += bytes;
+        self.append(stream, level, event, content).await;
+    }
+
+    async fn append(&mut self, stream: Stream, level: &str, event: &str, content: String) {
         self.template.seq += 1;
         self.pending.push(LogEntry {
             seq: self.template.seq,
@@ -107,7 +136,21 @@ impl RunOutput {
         self.flush().await;
     }
 
+    /// The executor's own line about the run; never capped (there are a few per run).
     pub async fn system(&mut self, level: &str, content: String) {
-        self.line(Stream::System, level, "system", content).await;
+        self.append(Stream::System, level, "system", content).await;
+        self.flush().await;
+    }
+
+    /// The end of the agent's output: flushes, and says what the cap dropped, if anything.
+    pub async fn close(&mut self) {
+        if self.dropped_lines > 0 {
+            let note = format!(
+                "log capped at {} lines / {} bytes: {} more lines ({} bytes) were dropped",
+                self.cap.max_lines, self.cap.max_bytes, self.dropped_lines, self.dropped_bytes
+            );
+            self.system("warn", note).await;
+        }
+        self.flush().await;
     }
 }

@@ -1,8 +1,9 @@
-//! `local-runner`: the webhook handler and the executor in one process, on in-memory adapters
-//! and local processes. With no arguments it starts the embedded demo configuration.
+//! `local-runner`: the webhook handler and the executor in one process, on in-memory or SQLite
+//! adapters and local processes. With no arguments it starts the embedded demo configuration.
 //!
 //! - `config`: the settings (docs/configuration.md) resolved for this binary.
 //! - `serve`: wiring the ports and running handler and executor until Ctrl-C / SIGTERM.
+//! - `store`: the store chosen from `[store]` (memory or SQLite), seeded with the configuration.
 //! - `trigger`: a client that signs and sends a webhook.
 //! - `client`: `agents …` and `secret rotate`, clients of any deployment's management API.
 //! - `keeper`: the Keeper server (docs/keeper.md) over the local process runtime.
@@ -11,9 +12,16 @@ mod client;
 mod config;
 mod keeper;
 mod serve;
+mod store;
 mod trigger;
 
 use clap::{Parser, Subcommand};
+
+/// mimalloc gives freed memory back to the system: after a burst of 100,000 runs has finished
+/// and the retention sweep has deleted them, the runner shrinks from 219 to 61 MiB, where the
+/// system allocator kept its high-water mark (187 MiB) for good (docs/performance.md, memory).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Debug, Parser)]
 #[command(

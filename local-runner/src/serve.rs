@@ -1,9 +1,9 @@
-//! Wires the in-memory ports, the handler and the executor, and runs them until a signal.
+//! Wires the ports (memory or SQLite, `store`), the handler and the executor, and runs them
+//! until a signal.
 
 use std::sync::Arc;
 
-use crewship_core::ports::MemoryPorts;
-use crewship_core::registry::MemoryRegistry;
+use crewship_core::retention::LogCap;
 use executor::{Executor, ExecutorConfig};
 use handler::{ApiToken, AppState, HandlerConfig, Prerequisites};
 use tokio::net::TcpListener;
@@ -11,13 +11,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
 
-pub async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let registry = Arc::new(MemoryRegistry::new(
-        settings.agents.iter().map(|(a, _)| a.clone()),
-    ));
-    let executor_config = ExecutorConfig::from_settings(&settings.model.executor);
+pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
+    let mut executor_config = ExecutorConfig::from_settings(&settings.model.executor);
+    let retention = &settings.model.retention;
+    executor_config.log_cap = LogCap {
+        max_lines: retention.log_max_lines,
+        max_bytes: retention.log_max_bytes,
+    };
     // A message stays hidden for two leases: the heartbeat renews it long before that.
-    let memory = MemoryPorts::new(registry, executor_config.lease * 2);
+    let store = crate::store::open(&mut settings, executor_config.lease * 2).await?;
     let runtime = settings.runtime.build()?;
 
     let tokens = settings
@@ -32,30 +34,32 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         &settings.model,
         tokens,
         Prerequisites {
-            orchestrator: Some("in-memory registry".into()),
+            orchestrator: Some(store.kind.registry_name()),
             container_runtime: Some(crewship_core::runtime::ContainerRuntime::describe(
                 runtime.as_ref(),
             )),
-            log_writer: Some("in-memory log store".into()),
+            log_writer: Some(store.kind.log_writer_name()),
         },
     );
     // Generated when the settings have none (and printed below).
     config.internal_token = Some(settings.internal_token.clone());
-    let state = AppState::new(memory.ports.clone(), config, Some(memory.hub.clone()));
+    let state = AppState::new(store.ports.clone(), config, Some(store.hub.clone()));
     let app = handler::router(state);
 
     let listener = TcpListener::bind(settings.listen).await?;
     let addr = listener.local_addr()?;
-    print_banner(&settings, addr, &runtime.describe());
+    print_banner(&settings, addr, &runtime.describe(), &store.kind);
 
     let stop = CancellationToken::new();
     tokio::spawn(wait_for_signal(stop.clone()));
-    let executor = Arc::new(Executor::new(
-        memory.ports.clone(),
-        runtime,
-        executor_config,
-    ));
+    let executor = Arc::new(Executor::new(store.ports.clone(), runtime, executor_config));
     let executor_task = tokio::spawn(executor.run_until_stopped(stop.clone()));
+    tokio::spawn(crate::store::sweep_until_stopped(
+        store.retention.clone(),
+        crate::store::policy(&settings),
+        store.ports.clock.clone(),
+        stop.clone(),
+    ));
     handler::serve(
         listener,
         app,
@@ -87,9 +91,15 @@ pub async fn wait_for_signal(stop: CancellationToken) {
 
 /// What a new user needs to send the first webhook. Printed on stdout, once, by design: these
 /// are the only places generated secrets are shown.
-fn print_banner(settings: &Settings, addr: std::net::SocketAddr, runtime: &str) {
+fn print_banner(
+    settings: &Settings,
+    addr: std::net::SocketAddr,
+    runtime: &str,
+    store: &crate::store::Kind,
+) {
     let base = format!("http://{addr}");
     println!("local-runner listening on {base}");
+    println!("{}", store.describe());
     println!("dashboard: {base}/ui/ (sign in with a monitoring token)");
     println!("agents run in: {runtime}");
     if matches!(

@@ -88,7 +88,7 @@ const ALL: &[Bin] = &Bin::ALL;
 const HANDLING: &[Bin] = &[LocalRunner, Server, HandlerLambda];
 /// Binaries that execute runs.
 const EXECUTING: &[Bin] = &[LocalRunner, Executor, ExecutorLambda];
-/// Binaries on the configurable store (DynamoDB or memory).
+/// Binaries on the DynamoDB store's settings.
 const CLOUD: &[Bin] = &[
     Server,
     Executor,
@@ -371,8 +371,16 @@ pub static KEYS: &[Key] = &[
         "store.backend",
         "CREWSHIP_STORE",
         Text,
-        CLOUD,
-        "Where runs, agents and logs live: memory or dynamodb.",
+        // Every binary: memory and DynamoDB, and for local-runner memory and SQLite.
+        ALL,
+        "Where runs, agents and logs live: memory, dynamodb, or sqlite (local-runner).",
+    ),
+    key(
+        "store.path",
+        "CREWSHIP_DATA",
+        Text,
+        &[LocalRunner],
+        "SQLite database file; setting it alone selects store.backend = sqlite.",
     ),
     key(
         "store.table_prefix",
@@ -427,8 +435,8 @@ pub static KEYS: &[Key] = &[
         "store.secrets_key",
         "CREWSHIP_SECRETS_KEY",
         Secret,
-        CLOUD,
-        "Base64 32-byte AES-256-GCM key sealing agent records at rest.",
+        ALL,
+        "Base64 32-byte AES-256-GCM key sealing agent records at rest (sqlite: <path>.key if unset).",
     ),
     key(
         "store.allow_plaintext_secrets",
@@ -450,6 +458,34 @@ pub static KEYS: &[Key] = &[
         Text,
         QUEUEING,
         "The SQS queue URL.",
+    ),
+    key(
+        "retention.max_age_secs",
+        "CREWSHIP_RETENTION_MAX_AGE_SECS",
+        Int,
+        &[LocalRunner],
+        "Finished runs and their logs are deleted this many seconds after they finished.",
+    ),
+    key(
+        "retention.max_runs_per_agent",
+        "CREWSHIP_RETENTION_MAX_RUNS_PER_AGENT",
+        Int,
+        &[LocalRunner],
+        "Finished runs kept per agent at most (the oldest beyond it are deleted).",
+    ),
+    key(
+        "retention.log_max_lines",
+        "CREWSHIP_LOG_MAX_LINES",
+        Int,
+        &[LocalRunner],
+        "Log lines kept per run; past it one system entry says how many were dropped.",
+    ),
+    key(
+        "retention.log_max_bytes",
+        "CREWSHIP_LOG_MAX_BYTES",
+        Int,
+        &[LocalRunner],
+        "Bytes of log content kept per run; past it one system entry says how many were dropped.",
     ),
     key(
         "ws.connections_table",

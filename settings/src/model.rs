@@ -16,6 +16,7 @@ pub struct Settings {
     pub executor: Executor,
     pub store: Store,
     pub queue: Queue,
+    pub retention: Retention,
     pub ws: Ws,
     pub log: Log,
     #[serde(default)]
@@ -83,7 +84,10 @@ pub enum RuntimeKind {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Store {
-    pub backend: StoreKind,
+    /// Unset: `sqlite` when `path` is set, else `memory` (`Settings::store_kind`).
+    pub backend: Option<StoreKind>,
+    /// The SQLite database file.
+    pub path: Option<PathBuf>,
     pub table_prefix: String,
     pub runs_table: Option<String>,
     pub dedup_table: Option<String>,
@@ -100,6 +104,18 @@ pub struct Store {
 pub enum StoreKind {
     Memory,
     Dynamodb,
+    Sqlite,
+}
+
+/// What finished history a single-machine store keeps (memory and SQLite;
+/// docs/stores.md, Retention).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    pub max_age_secs: u64,
+    pub max_runs_per_agent: u64,
+    pub log_max_lines: u64,
+    pub log_max_bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -99,9 +99,7 @@ impl Settings {
         if bin == LocalRunner {
             self.agents()?;
         }
-        if !matches!(bin, LocalRunner) {
-            self.check_store(bin)?;
-        }
+        self.check_store(bin)?;
         if matches!(bin, Server | Executor | HandlerLambda | ExecutorLambda) {
             self.queue_kind()?;
         }
@@ -116,9 +114,54 @@ impl Settings {
         Ok(())
     }
 
+    /// The store backend: as set, else `sqlite` when a path is set, else `memory`.
+    pub fn store_kind(&self) -> Result<StoreKind, SettingsError> {
+        let s = &self.store;
+        let kind = s.backend.unwrap_or(if s.path.is_some() {
+            StoreKind::Sqlite
+        } else {
+            StoreKind::Memory
+        });
+        match (kind, &s.path) {
+            (StoreKind::Sqlite, None) => Err(err(
+                "store.path",
+                "required with store.backend = sqlite (or --data FILE)",
+            )),
+            (StoreKind::Memory | StoreKind::Dynamodb, Some(_)) => Err(err(
+                "store.path",
+                "is the SQLite file: it needs store.backend = sqlite (or unset)",
+            )),
+            _ => Ok(kind),
+        }
+    }
+
     fn check_store(&self, bin: Bin) -> Result<(), SettingsError> {
         let s = &self.store;
-        if s.backend == StoreKind::Dynamodb {
+        let kind = self.store_kind()?;
+        match (bin, kind) {
+            (Bin::LocalRunner, StoreKind::Dynamodb) => {
+                return Err(err(
+                    "store.backend",
+                    "local-runner serves memory or sqlite; dynamodb is for the cloud binaries",
+                ));
+            }
+            (Bin::LocalRunner, _) | (_, StoreKind::Memory | StoreKind::Dynamodb) => {}
+            (_, StoreKind::Sqlite) => {
+                return Err(err(
+                    "store.backend",
+                    "sqlite is served by local-runner only (one process owns the file)",
+                ));
+            }
+        }
+        if bin == Bin::LocalRunner {
+            if self.retention.max_runs_per_agent == 0 {
+                return Err(err("retention.max_runs_per_agent", "must be at least 1"));
+            }
+            if self.retention.log_max_lines == 0 || self.retention.log_max_bytes == 0 {
+                return Err(err("retention.log_max_lines", "caps must be at least 1"));
+            }
+        }
+        if kind == StoreKind::Dynamodb {
             if s.payload_bucket.is_none() && bin != Bin::Provision {
                 return Err(err(
                     "store.payload_bucket",

@@ -100,10 +100,16 @@ fn file_values_are_checked_key_by_key() {
             "",
         ),
         (
-            "[store]\nbackend = \"dynamodb\"",
-            "store.backend",
+            "[store]\ntable_prefix = \"x\"",
+            "store.table_prefix",
             "does not apply to local-runner",
         ),
+        (
+            "[store]\nbackend = \"dynamodb\"",
+            "store.backend",
+            "dynamodb is for the cloud binaries",
+        ),
+        ("[store]\nbackend = \"sqlite\"", "store.path", "required"),
         (
             "[executor]\nruntime = \"keeper\"",
             "executor.keeper_url",

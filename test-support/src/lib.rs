@@ -3,6 +3,8 @@
 //!
 //! - [`agent`]: [`AgentBuilder`](agent::AgentBuilder), an agent record with test defaults.
 //! - [`docker`]: the Docker Engine's test image (built offline) and self-cleaning instances.
+//! - [`conformance`]: the port conformance suite every adapter set runs.
+//! - [`retention`]: the retention sweep's behaviour, run over memory and SQLite.
 //! - [`fixture`]: the secret and tokens of the shared fixture.
 //! - [`procs`]: processes found by an environment marker; whether bubblewrap is there.
 //! - [`ws_conformance`]: the WebSocket protocol's conformance suite, run by every transport.
@@ -12,11 +14,13 @@
 pub mod agent;
 #[cfg(feature = "aws")]
 pub mod cloud;
+pub mod conformance;
 pub mod docker;
 pub mod fixture;
 #[cfg(feature = "moto")]
 pub mod moto;
 pub mod procs;
+pub mod retention;
 pub mod ws_conformance;
 
 pub use agent::AgentBuilder;

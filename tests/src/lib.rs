@@ -59,6 +59,24 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
     Signer::new(secret).signature(body)
 }
 
+/// POSTs `body` as JSON to a trigger URL, signed with `secret`; the status and the JSON answer.
+pub async fn post_signed(
+    http: &reqwest::Client,
+    url: &str,
+    secret: &str,
+    body: &str,
+) -> reqwest::Result<(u16, Value)> {
+    let response = http
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-signature", sign(secret, body.as_bytes()))
+        .body(body.to_owned())
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    Ok((status, response.json().await.unwrap_or(Value::Null)))
+}
+
 /// How [`Runner::start_opts`] starts the binary.
 #[derive(Debug, Default)]
 pub struct StartOptions<'a> {
@@ -188,16 +206,7 @@ impl Runner {
         secret: &str,
         body: &str,
     ) -> anyhow::Result<(u16, Value)> {
-        let response = self
-            .http
-            .post(self.trigger_url(crew, agent))
-            .header("content-type", "application/json")
-            .header("x-signature", sign(secret, body.as_bytes()))
-            .body(body.to_owned())
-            .send()
-            .await?;
-        let status = response.status().as_u16();
-        Ok((status, response.json().await.unwrap_or(Value::Null)))
+        Ok(post_signed(&self.http, &self.trigger_url(crew, agent), secret, body).await?)
     }
 
     pub async fn get_json(&self, path: &str, token: &str) -> anyhow::Result<(u16, Value)> {

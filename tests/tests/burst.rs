@@ -21,6 +21,10 @@ fn config(markers: &Path) -> String {
 [executor]
 max_concurrent_runs = 8
 
+# Every run is read back after the burst: none may be swept first.
+[retention]
+max_runs_per_agent = 1000000
+
 [[tokens]]
 token = "{TOKEN}"
 workspace_id = "ws"

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crewship_core::ports::{MemoryPorts, Ports};
 use crewship_core::registry::MemoryRegistry;
 
-use crate::conformance_suite;
+use crewship_test_support::conformance_suite;
 
 async fn setup() -> (Ports, ()) {
     let memory = MemoryPorts::new(Arc::new(MemoryRegistry::default()), Duration::from_secs(30));

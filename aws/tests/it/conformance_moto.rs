@@ -7,8 +7,8 @@ use crewship_aws::config::build_ports_with;
 use crewship_core::ports::Ports;
 
 use crate::common::{Moto, provision};
-use crate::conformance;
-use crate::conformance_suite;
+use crewship_test_support::conformance;
+use crewship_test_support::conformance_suite;
 
 async fn setup() -> (Ports, Moto) {
     let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();

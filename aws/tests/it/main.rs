@@ -1,9 +1,8 @@
-//! The AWS adapters' integration tests, one binary: the port conformance suite on the in-memory
-//! adapters and on moto,. Shared helpers live in
-//! [`common`], the suite in [`conformance`], the moto harness in `crewship-test-support`.
+//! The AWS adapters' integration tests, one binary: the port conformance suite
+//! (`crewship_test_support::conformance`) on the in-memory adapters and on moto. Shared helpers
+//! live in [`common`], the moto harness in `crewship-test-support`.
 
 mod common;
-mod conformance;
 
 mod conformance_memory;
 mod conformance_moto;

@@ -67,7 +67,7 @@ async fn main() -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!("creating queues: {e}"))?;
     if !args.agents.is_empty() {
         // The agents go where the other bins will look: the resources just created.
-        settings.store.backend = StoreKind::Dynamodb;
+        settings.store.backend = Some(StoreKind::Dynamodb);
         settings.store.payload_bucket = Some(bucket.clone());
         settings.queue.backend = Some(QueueKind::Sqs);
         settings.queue.url = Some(queue.queue.clone());

@@ -25,9 +25,10 @@ use crate::agent::Agent;
 use crate::auth::{Credential, Unverified, Verified};
 use crate::broadcast::BroadcastEvent;
 use crate::ids::{AgentId, CrewId, RunId};
+use crate::intake::IntakeError;
 use crate::payload::Payload;
 use crate::ports::Ports;
-use crate::run::{AuthScheme, NewRun, Run, RunStatus};
+use crate::run::{AuthScheme, NewRun, Run};
 use crate::sources::origin::{self, OriginError, SenderEvents, Special};
 use crate::store::Reservation;
 
@@ -274,40 +275,36 @@ async fn lookup(ports: &Ports, crew: &str, agent: &str) -> Result<Option<Agent>,
     Ok(found.filter(|a| a.crew_id == crew))
 }
 
-/// Steps 11–12: admission, then record, then enqueue. The token is spent once the run is
-/// recorded; a run whose enqueue failed is finished FAILED, so none is left QUEUED without a
-/// queue message.
+/// Steps 11–12: admission, then the run recorded and enqueued together ([`crate::intake::RunIntake`]). The
+/// token is spent once the run is recorded, even if it could not be queued (it was then
+/// finished FAILED, so none is left QUEUED without a queue message).
 async fn admit_and_record(
     ports: &Ports,
     limiter: &RateLimiter,
     agent: &Agent,
-    mut run: Run,
+    run: Run,
 ) -> Result<(RunId, Quota), Rejection> {
     let token = admission::admit(limiter, ports.runs.as_ref(), agent).await?;
-    ports
-        .runs
-        .create(&run)
-        .await
-        .map_err(|e| Rejection::unavailable("run store", e))?;
-    let quota = token.commit();
-    if let Err(e) = ports.queue.send(&run.id).await {
-        let rejection = Rejection::unavailable("run queue", e);
-        run.finish(
-            RunStatus::Failed,
-            None,
-            Some("the run queue was unavailable; the run was not started".into()),
-            ports.clock.now(),
-        );
-        match ports.runs.update(&mut run, RunStatus::Queued).await {
-            // Every terminal transition is announced once, whichever path made it.
-            Ok(()) => ports
-                .broadcaster
-                .publish(&run.workspace_id.clone(), BroadcastEvent::RunFinished(run)),
-            Err(e) => {
-                tracing::error!(error = %e, run_id = %run.id, "marking an unqueued run FAILED failed");
-            }
+    match ports.intake.record(&run).await {
+        Ok(()) => Ok((run.id, token.commit())),
+        Err(IntakeError::Store(e)) => Err(Rejection::unavailable("run store", e)),
+        Err(IntakeError::Queue(e)) => {
+            token.commit();
+            announce_if_finished(ports, &run.id).await;
+            Err(Rejection::unavailable("run queue", e))
         }
-        return Err(rejection);
     }
-    Ok((run.id, quota))
+}
+
+/// Every terminal transition is announced once, whichever path made it: a run whose enqueue
+/// failed may have been finished FAILED by the intake (backends without a common transaction),
+/// or not written at all (SQLite rolls both back).
+async fn announce_if_finished(ports: &Ports, run_id: &RunId) {
+    if let Ok(Some(run)) = ports.runs.get(run_id).await
+        && run.status.is_terminal()
+    {
+        ports
+            .broadcaster
+            .publish(&run.workspace_id.clone(), BroadcastEvent::RunFinished(run));
+    }
 }

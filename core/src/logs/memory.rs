@@ -26,6 +26,23 @@ impl MemoryLogs {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// Deletes the entries of `runs` (runs the retention sweep deleted).
+    pub fn forget(&self, runs: &[RunId]) {
+        if runs.is_empty() {
+            return;
+        }
+        let mut inner = self.inner.lock().unwrap();
+        let gone: std::collections::HashSet<&RunId> = runs.iter().collect();
+        for run in runs {
+            inner.runs.remove(run);
+        }
+        for ids in inner.agent_runs.values_mut() {
+            ids.retain(|id| !gone.contains(id));
+        }
+        inner.agent_runs.retain(|_, ids| !ids.is_empty());
+        inner.runs.shrink_to_fit();
+    }
 }
 
 #[async_trait]

@@ -2,12 +2,17 @@
 //! [`super::MemoryStore`]'s `DedupStore`.
 //!
 //! On the trigger path of every webhook, so shaped for it (docs/performance.md): keys are
-//! looked up per agent by `&str`, without building an owned `(agent, key)` tuple per lookup,
-//! and expired reservations leave from the front of a queue in the order they were made,
-//! instead of a periodic scan of every reservation under the store's lock.
+//! looked up per agent, without building an owned `(agent, key)` tuple per lookup, and expired
+//! reservations leave from the front of a queue in the order they were made, instead of a
+//! periodic scan of every reservation under the store's lock. A key is held as the first 16
+//! bytes of its SHA-256, inline: a window's worth of reservations (every webhook of a day) is
+//! most of what a bounded store keeps, and a 67-character key on the heap cost three times as
+//! much. 128 bits of a cryptographic digest do not collide by accident (nor by design: the
+//! sender does not choose them).
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
 
 use time::OffsetDateTime;
 
@@ -25,12 +30,50 @@ pub(super) struct Deliveries {
 #[derive(Default)]
 struct AgentDeliveries {
     /// Keys are digests (see `FastMap`).
-    held: FastMap<Arc<str>, (RunId, OffsetDateTime)>,
+    held: FastMap<Key, (Holder, OffsetDateTime)>,
     /// Every reservation's key and expiry, oldest first. The window is the same for every
     /// webhook, so this is also expiry order; if it ever is not (the window was changed, or a
     /// test clock went back), an entry behind a later one only leaves later: lookups compare
     /// the expiry themselves, so that costs memory for a while, never a wrong answer.
-    expiry: VecDeque<(OffsetDateTime, Arc<str>)>,
+    expiry: VecDeque<(OffsetDateTime, Key)>,
+}
+
+type Key = [u8; 16];
+
+/// The run holding a key, inline when the id has the generated form (`run_` and 32 hex digits):
+/// a heap-allocated id per reservation outlived its run and pinned the allocator's pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Holder {
+    Packed(u128),
+    Named(RunId),
+}
+
+impl Holder {
+    fn of(run: &RunId) -> Self {
+        run.as_str()
+            .strip_prefix("run_")
+            .filter(|hex| {
+                hex.len() == 32 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            })
+            .and_then(|hex| u128::from_str_radix(hex, 16).ok())
+            .map_or_else(|| Self::Named(run.clone()), Self::Packed)
+    }
+
+    fn run_id(&self) -> RunId {
+        match self {
+            Self::Packed(n) => format!("run_{n:032x}")
+                .parse()
+                .expect("a generated id parses"),
+            Self::Named(run) => run.clone(),
+        }
+    }
+}
+
+fn compact(key: &str) -> Key {
+    let digest = Sha256::digest(key.as_bytes());
+    let mut out = [0; 16];
+    out.copy_from_slice(&digest[..16]);
+    out
 }
 
 impl Deliveries {
@@ -44,17 +87,16 @@ impl Deliveries {
     ) -> Reservation {
         let deliveries = self.agents.entry(agent.clone()).or_default();
         deliveries.purge(now);
-        for key in keys {
-            let held = deliveries.held.get(key.as_str());
+        let keys: Vec<Key> = keys.iter().map(|k| compact(k)).collect();
+        for key in &keys {
+            let held = deliveries.held.get(key);
             if let Some((holder, _)) = held.filter(|(_, until)| *until > now) {
-                return Reservation::Duplicate(holder.clone());
+                return Reservation::Duplicate(holder.run_id());
             }
         }
+        let holder = Holder::of(run);
         for key in keys {
-            let key: Arc<str> = Arc::from(key.as_str());
-            deliveries
-                .held
-                .insert(key.clone(), (run.clone(), expires_at));
+            deliveries.held.insert(key, (holder.clone(), expires_at));
             deliveries.expiry.push_back((expires_at, key));
         }
         Reservation::Reserved
@@ -65,15 +107,32 @@ impl Deliveries {
         let Some(deliveries) = self.agents.get_mut(agent) else {
             return;
         };
-        for key in keys {
+        let run = &Holder::of(run);
+        for key in keys.iter().map(|k| compact(k)) {
             if deliveries
                 .held
-                .get(key.as_str())
+                .get(&key)
                 .is_some_and(|(holder, _)| holder == run)
             {
-                deliveries.held.remove(key.as_str());
+                deliveries.held.remove(&key);
             }
         }
+    }
+
+    /// Purges every agent's expired reservations (the retention sweep: an agent gone quiet
+    /// would otherwise keep its last window's keys); returns how many keys were forgotten.
+    pub(super) fn purge_all(&mut self, now: OffsetDateTime) -> u64 {
+        let mut forgotten = 0;
+        for deliveries in self.agents.values_mut() {
+            let before = deliveries.held.len();
+            deliveries.purge(now);
+            forgotten += (before - deliveries.held.len()) as u64;
+            deliveries.held.shrink_to_fit();
+            deliveries.expiry.shrink_to_fit();
+        }
+        self.agents
+            .retain(|_, d| !d.held.is_empty() || !d.expiry.is_empty());
+        forgotten
     }
 
     #[cfg(test)]
@@ -172,6 +231,15 @@ mod tests {
             d.reserve(&agent, &keys, &third, at(15), at(25)),
             Reservation::Reserved
         );
+    }
+
+    #[test]
+    fn generated_run_ids_are_held_inline_and_read_back_the_same() {
+        let run = RunId::generate();
+        assert!(matches!(Holder::of(&run), Holder::Packed(_)));
+        assert_eq!(Holder::of(&run).run_id(), run);
+        let named: RunId = "run_not-generated".parse().unwrap();
+        assert_eq!(Holder::of(&named).run_id(), named);
     }
 
     #[test]

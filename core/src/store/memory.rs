@@ -53,6 +53,49 @@ impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// Deletes finished runs that finished before `cutoff`, and each agent's finished runs
+    /// beyond its newest `keep`; returns their ids (for their logs). QUEUED and RUNNING runs
+    /// stay. One pass over the runs held, which retention keeps to `keep` finished per agent.
+    pub fn purge_finished(&self, cutoff: OffsetDateTime, keep: u64) -> Vec<RunId> {
+        let mut inner = self.inner.lock().unwrap();
+        let inner = &mut *inner;
+        let mut deleted = Vec::new();
+        for (agent, ids) in &mut inner.by_agent {
+            let mut kept = 0u64;
+            let mut gone = Vec::new();
+            for id in ids.iter().rev() {
+                let Some(run) = inner.runs.get(id) else {
+                    continue;
+                };
+                if !run.status.is_terminal() {
+                    continue;
+                }
+                kept += 1;
+                if kept > keep || run.finished_at.is_some_and(|at| at < cutoff) {
+                    gone.push(id.clone());
+                }
+            }
+            for id in gone {
+                ids.remove(&id);
+                if let Some(run) = inner.runs.remove(&id)
+                    && let Some(n) = inner.counts.get_mut(&(agent.clone(), run.status))
+                {
+                    *n = n.saturating_sub(1);
+                }
+                deleted.push(id);
+            }
+        }
+        inner.by_agent.retain(|_, ids| !ids.is_empty());
+        // Shrinking after a burst gives the memory back to the allocator.
+        inner.runs.shrink_to_fit();
+        deleted
+    }
+
+    /// Forgets every dedup reservation expired by `now`; returns how many.
+    pub fn purge_reservations(&self, now: OffsetDateTime) -> u64 {
+        self.deliveries.lock().unwrap().purge_all(now)
+    }
 }
 
 #[async_trait]

@@ -11,5 +11,6 @@ mod keeper_faults;
 mod lease;
 mod outcomes;
 mod output;
+mod retention;
 mod runtime_conformance;
 mod sandbox_network;

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crewship_core::agent::Adapter;
 use crewship_core::log::Stream;
+use crewship_core::retention::LogCap;
 use crewship_core::run::RunStatus;
 use crewship_core::secret::Secret;
 use executor::runtime::lines::MAX_LINE_BYTES;
@@ -16,7 +17,13 @@ use crate::common::{Harness, agent, contents, fast_config, script_agent, write_s
 async fn a_hundred_thousand_quick_lines_all_arrive_in_order() {
     const N: u64 = 100_000;
     let a = script_agent("chatty", "seq 1 100000; seq 1 1000 >&2");
-    let h = Harness::new(vec![a.clone()], fast_config());
+    let mut config = fast_config();
+    // Above the default cap: every line is kept (the cap has its own test, retention.rs).
+    config.log_cap = LogCap {
+        max_lines: 1_000_000,
+        max_bytes: 100_000_000,
+    };
+    let h = Harness::new(vec![a.clone()], config);
     let mut live = h.memory.hub.subscribe(&a.workspace_id, 200_000);
     let id = h.enqueue(&a, "push").await;
     h.executor.process_next().await.unwrap();

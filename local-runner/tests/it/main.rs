@@ -65,8 +65,12 @@ fn a_file_key_that_does_not_exist_or_does_not_apply_stops_the_start() {
         ("[executor]\nruntime = \"dockr\"\n", "`executor.runtime`"),
         ("[server]\nlisen = \"127.0.0.1:0\"\n", "`server.lisen`"),
         (
-            "[store]\nbackend = \"dynamodb\"\n",
+            "[store]\ntable_prefix = \"x\"\n",
             "does not apply to local-runner",
+        ),
+        (
+            "[store]\nbackend = \"dynamodb\"\n",
+            "dynamodb is for the cloud binaries",
         ),
     ] {
         let path = dir.join("bad.toml");
@@ -106,6 +110,10 @@ fn help_lists_every_setting_local_runner_reads() {
         help.contains("CREWSHIP_RUNTIME"),
         "variables are shown: {help}"
     );
-    // The cloud backends are not local-runner's.
-    assert!(!help.contains("--store"), "{help}");
+    // The cloud tables are not local-runner's; its stores are memory and a SQLite file.
+    assert!(!help.contains("--table-prefix"), "{help}");
+    assert!(
+        help.contains("--data ") && help.contains("CREWSHIP_DATA"),
+        "{help}"
+    );
 }

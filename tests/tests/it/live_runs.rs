@@ -16,6 +16,11 @@ fn config() -> String {
 [server]
 internal_token = "internal-token"
 
+# The flood agent's 100,000 lines are all kept: the slow consumer, not the log cap, is tested.
+[retention]
+log_max_lines = 1000000
+log_max_bytes = 100000000
+
 [[tokens]]
 token = "{TOKEN}"
 workspace_id = "ws"

@@ -6,6 +6,7 @@
 mod agent_env;
 mod agents_cli;
 mod connection_limits;
+mod crash;
 mod dashboard;
 mod docker_isolation;
 mod hostile_bodies;

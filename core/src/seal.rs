@@ -1,5 +1,6 @@
-//! Agent records at rest: sealed with AES-256-GCM under a key from configuration, with the
-//! agent id as associated data so a sealed record cannot be moved to another agent's item.
+//! Agent records (and other secrets) at rest: sealed with AES-256-GCM under a key from
+//! configuration, with the record's id as associated data so a sealed record cannot be moved to
+//! another record's row or item. The DynamoDB and the SQLite stores both seal with it.
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
@@ -48,6 +49,12 @@ impl Sealing {
         Ok(Self::Aes256Gcm(Box::new(Aes256Gcm::new(
             Key::<Aes256Gcm>::from_slice(&bytes),
         ))))
+    }
+
+    /// A new random key, base64-encoded as [`Self::from_base64_key`] reads it.
+    pub fn generate_key() -> String {
+        let key: [u8; 32] = rand::random();
+        base64::engine::general_purpose::STANDARD.encode(key)
     }
 
     /// nonce ‖ ciphertext, or `None` in plaintext mode.

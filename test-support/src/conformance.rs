@@ -1,8 +1,7 @@
 //! Port behaviour every adapter set must show, written once against `Ports` and run unchanged
-//! by `conformance_memory` (in-memory adapters) and `conformance_moto` (DynamoDB, SQS and
-//! S3 on moto) through [`conformance_suite!`].
-
-#![allow(dead_code)]
+//! through [`conformance_suite!`](crate::conformance_suite) by the in-memory adapters and
+//! DynamoDB, SQS and S3 on moto (crewship-aws's tests) and the SQLite adapters (crewship-core's
+//! tests).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -16,13 +15,13 @@ use crewship_core::ports::Ports;
 use crewship_core::registry::AgentScope;
 use crewship_core::run::{AuthScheme, Lease, NewRun, Run, RunStatus, TriggerType};
 
+use crate::AgentBuilder;
 use crewship_core::store::{Reservation, RunFilter, StoreError};
-use crewship_test_support::AgentBuilder;
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
 /// Generates one `#[tokio::test]` per behaviour, each calling `$setup().await` for a fresh
-/// `(Ports, guard)`.
+/// `(Ports, guard)`. The calling crate needs `tokio` (macros, multi-thread runtime).
 #[macro_export]
 macro_rules! conformance_suite {
     ($setup:path) => {
@@ -45,6 +44,7 @@ macro_rules! conformance_suite {
             agents_round_trip_with_their_secrets,
             agent_compare_and_swap_writes_only_over_the_expected_record,
             chats_are_created_once,
+            recorded_runs_are_stored_and_queued_together,
         );
     };
     (@tests $setup:path; $($name:ident),* $(,)?) => {
@@ -718,4 +718,25 @@ pub async fn chats_are_created_once(ports: &Ports) {
         Some("Webhook: a")
     );
     assert_eq!(ports.chats.title("webhook-agent-b").await.unwrap(), None);
+}
+
+/// The intake: a run recorded is both stored QUEUED and queued; a taken id records nothing.
+pub async fn recorded_runs_are_stored_and_queued_together(ports: &Ports) {
+    let run = new_run(&agent("agent-a"), r#"{"event":"push"}"#);
+    ports.intake.record(&run).await.unwrap();
+    let stored = ports.runs.get(&run.id).await.unwrap().expect("stored");
+    assert_eq!(stored.status, RunStatus::Queued);
+    assert!(matches!(
+        ports.intake.record(&run).await,
+        Err(crewship_core::intake::IntakeError::Store(
+            StoreError::AlreadyExists(_)
+        ))
+    ));
+    let got = ports.queue.receive(10, WAIT).await.unwrap();
+    assert_eq!(
+        got.iter().map(|d| d.run_id.to_string()).collect::<Vec<_>>(),
+        [run.id.to_string()],
+        "one message, for the run"
+    );
+    ports.queue.ack(&got[0].receipt).await.unwrap();
 }
