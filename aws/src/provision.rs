@@ -79,6 +79,8 @@ pub fn table_specs(tables: &Tables) -> Vec<TableSpec> {
                 ("agent_status", S),
                 ("leased", S),
                 ("lease_expires", N),
+                ("queued", S),
+                ("created_ms", N),
             ],
             hash: "id",
             range: None,
@@ -91,6 +93,12 @@ pub fn table_specs(tables: &Tables) -> Vec<TableSpec> {
                     ProjectionType::KeysOnly,
                 ),
                 index("by_lease", "leased", "lease_expires", ProjectionType::All),
+                index(
+                    "by_queued",
+                    "queued",
+                    "created_ms",
+                    ProjectionType::KeysOnly,
+                ),
             ],
             ttl: None,
         },
@@ -151,8 +159,10 @@ pub fn table_specs(tables: &Tables) -> Vec<TableSpec> {
     ]
 }
 
-/// Receives after which a run message moves to the dead-letter queue, as in the template.
-pub const MAX_RECEIVES: u32 = 3;
+/// Receives after which a run message moves to the dead-letter queue, as in the template and
+/// the executors' default `executor.max_receives` (a test holds all three together). A run
+/// waiting on a cap never gets there: the executor re-sends it one receive before.
+pub const MAX_RECEIVES: u32 = 5;
 
 /// Creates the five tables. Fails if one exists.
 pub async fn create_tables(
@@ -382,5 +392,20 @@ mod tests {
             "RunQueue:\n{queue}"
         );
         assert!(queue.contains("deadLetterTargetArn: !GetAtt RunDeadLetterQueue.Arn"));
+        // The executors re-send a waiting run one receive before this threshold: their
+        // default must be the same number, and the docs must say it.
+        let bin = crewship_settings::Bin::Executor;
+        let settings = crewship_settings::load(
+            bin,
+            crewship_settings::File::None,
+            &crewship_settings::env_overrides(bin, |_| None),
+        )
+        .unwrap();
+        assert_eq!(settings.executor.max_receives, MAX_RECEIVES);
+        let docs = include_str!("../../docs/aws.md");
+        assert!(
+            docs.contains(&format!("`maxReceiveCount` receives: **{MAX_RECEIVES}**")),
+            "docs/aws.md must give maxReceiveCount as {MAX_RECEIVES}"
+        );
     }
 }

@@ -91,7 +91,7 @@ impl Executor {
             Ok(agent) => agent,
             Err(e) => {
                 tracing::warn!(error = %e, "agent registry unavailable; deferring the run");
-                return Err(self.defer_early(delivery).await);
+                return Err(self.defer_early(delivery, &run).await);
             }
         };
         let deadline = self.deadline_for(agent.as_ref());
@@ -103,7 +103,7 @@ impl Executor {
                 .count_by_status(&agent.id, RunStatus::Running)
                 .await?;
             if running >= u64::from(agent.max_concurrent_runs.max(1)) {
-                return Err(self.defer_early(delivery).await);
+                return Err(self.defer_early(delivery, &run).await);
             }
         }
         let owner = &self.config.owner;
@@ -175,8 +175,8 @@ impl Executor {
         })
     }
 
-    async fn defer_early(&self, delivery: &Delivery) -> Early {
-        self.defer(delivery).await;
+    async fn defer_early(&self, delivery: &Delivery, run: &Run) -> Early {
+        self.defer(delivery, self.defer_delay(run)).await;
         Early::Done(Outcome::Deferred {
             run_id: delivery.run_id.clone(),
         })

@@ -56,6 +56,8 @@ pub struct Executor {
     pub lease_ms: u64,
     pub heartbeat_ms: u64,
     pub poll_wait_secs: u64,
+    pub max_receives: u32,
+    pub requeue_after_secs: u64,
     pub work_dir: Option<PathBuf>,
     pub runtime: RuntimeKind,
     pub keeper_url: Option<String>,

@@ -9,7 +9,7 @@ use crewship_core::run::{Run, RunStatus};
 use crewship_core::store::{Page, RunFilter, RunStore, StoreError};
 use time::OffsetDateTime;
 
-use super::item::{self, LEASED, StoredPayload};
+use super::item::{self, LEASED, QUEUED, StoredPayload};
 use super::{Item, cursor, epoch_ms, n, s};
 use crate::boxed;
 use crate::payloads::S3Payloads;
@@ -269,6 +269,48 @@ impl RunStore for DynamoRunStore {
                 let run = self.decode(&item).await?;
                 // The index is eventually consistent: it may lag a transition.
                 if run.status == RunStatus::Running {
+                    runs.push(run);
+                }
+            }
+            match out.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(runs),
+            }
+        }
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn queued_created_between(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<Run>, StoreError> {
+        let mut runs = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("by_queued")
+                .key_condition_expression("queued = :queued AND created_ms BETWEEN :from AND :to")
+                .expression_attribute_values(":queued", s(QUEUED))
+                .expression_attribute_values(":from", n(epoch_ms(from)))
+                // BETWEEN is inclusive; the range is not.
+                .expression_attribute_values(":to", n(epoch_ms(to) - 1))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in out.items.unwrap_or_default() {
+                // A keys-only index, eventually consistent: the run is read for what it is now.
+                let id: RunId = super::get_s(&item, "id")
+                    .map_err(unavailable)?
+                    .parse()
+                    .map_err(unavailable)?;
+                if let Some(run) = self.get(&id).await?
+                    && run.status == RunStatus::Queued
+                {
                     runs.push(run);
                 }
             }

@@ -35,6 +35,9 @@ struct Inner {
     /// The RUNNING runs, for the lease sweep: a scan of every run held the lock for as long as
     /// the history was big.
     running: FastSet<RunId>,
+    /// The QUEUED runs, for the sweep's repair of runs without a queue message; ordered, as
+    /// run ids sort by creation time.
+    queued: BTreeSet<RunId>,
     /// Chat ids can come from payloads: SipHash here.
     chats: HashMap<String, String>,
 }
@@ -45,6 +48,11 @@ impl Inner {
             self.running.insert(run.clone());
         } else {
             self.running.remove(run);
+        }
+        if status == RunStatus::Queued {
+            self.queued.insert(run.clone());
+        } else {
+            self.queued.remove(run);
         }
     }
 }
@@ -162,6 +170,21 @@ impl RunStore for MemoryStore {
             .iter()
             .filter_map(|id| inner.runs.get(id))
             .filter(|r| r.lease.as_ref().is_some_and(|l| l.expires_at < now))
+            .map(|r| (**r).clone())
+            .collect())
+    }
+
+    async fn queued_created_between(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<Run>, StoreError> {
+        let inner = self.inner.lock().unwrap();
+        Ok(inner
+            .queued
+            .iter()
+            .filter_map(|id| inner.runs.get(id))
+            .filter(|r| r.created_at >= from && r.created_at < to)
             .map(|r| (**r).clone())
             .collect())
     }

@@ -76,6 +76,14 @@ pub trait RunStore: Send + Sync {
 
     /// RUNNING runs whose lease expired before `now`: their executor is gone.
     async fn expired_leases(&self, now: OffsetDateTime) -> Result<Vec<Run>, StoreError>;
+
+    /// QUEUED runs created at or after `from` and before `to`, oldest first: the sweep gives
+    /// each a fresh queue message as it reaches a certain age (`docs/executor.md`, Sweep).
+    async fn queued_created_between(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<Run>, StoreError>;
 }
 
 /// The outcome of a delivery reservation.

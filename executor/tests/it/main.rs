@@ -10,3 +10,4 @@ mod lease;
 mod outcomes;
 mod output;
 mod runtime_conformance;
+mod sweep;

@@ -39,6 +39,8 @@ macro_rules! conformance_suite {
             counts_by_status,
             logs_keep_seq_order_and_honour_after,
             expired_leases_lists_only_running_runs_past_their_lease,
+            queued_runs_are_listed_by_creation_time_while_queued,
+            delayed_messages_are_fresh_and_hidden_until_their_delay,
             unacked_messages_redeliver_after_the_visibility_timeout,
             acked_messages_are_gone,
             extended_messages_stay_hidden,
@@ -560,7 +562,66 @@ pub async fn expired_leases_lists_only_running_runs_past_their_lease(ports: &Por
     assert!(ports.runs.expired_leases(t(50)).await.unwrap().is_empty());
 }
 
+pub async fn queued_runs_are_listed_by_creation_time_while_queued(ports: &Ports) {
+    let a = agent("agent-a");
+    let mut runs = Vec::new();
+    for age in [30, 20, 10] {
+        let mut run = new_run(&a, "{}");
+        run.created_at = t(-age);
+        ports.runs.create(&run).await.unwrap();
+        runs.push(run);
+    }
+    let ids = |runs: Vec<Run>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    // Oldest first; `to` is exclusive.
+    assert_eq!(
+        ids(ports.runs.queued_created_between(t(-30), t(-10)).await.unwrap()),
+        [runs[0].id.clone(), runs[1].id.clone()]
+    );
+    assert!(
+        ports
+            .runs
+            .queued_created_between(t(-9), t(100))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A run that left QUEUED is no longer listed.
+    claim(ports, &mut runs[1], t(100)).await;
+    assert_eq!(
+        ids(ports.runs.queued_created_between(t(-60), t(0)).await.unwrap()),
+        [runs[0].id.clone(), runs[2].id.clone()]
+    );
+}
+
 const WAIT: Duration = Duration::from_secs(4);
+
+pub async fn delayed_messages_are_fresh_and_hidden_until_their_delay(ports: &Ports) {
+    let run = RunId::generate();
+    ports
+        .queue
+        .send_delayed(&run, Duration::from_secs(3))
+        .await
+        .unwrap();
+    assert!(
+        ports
+            .queue
+            .receive(1, Duration::from_secs(1))
+            .await
+            .unwrap()
+            .is_empty(),
+        "delivered before its delay"
+    );
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        got = ports.queue.receive(1, WAIT).await.unwrap();
+        if !got.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(got.len(), 1, "delivered after its delay");
+    assert_eq!((got[0].run_id.clone(), got[0].receive_count), (run, 1));
+    ports.queue.ack(&got[0].receipt).await.unwrap();
+}
 
 pub async fn unacked_messages_redeliver_after_the_visibility_timeout(ports: &Ports) {
     let run = RunId::generate();

@@ -68,6 +68,13 @@ impl RunStore for FaultyStore {
     async fn expired_leases(&self, now: OffsetDateTime) -> Result<Vec<Run>, StoreError> {
         self.inner.expired_leases(now).await
     }
+    async fn queued_created_between(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<Run>, StoreError> {
+        self.inner.queued_created_between(from, to).await
+    }
 }
 
 pub struct FaultyQueue {
@@ -82,6 +89,12 @@ impl RunQueue for FaultyQueue {
             return Err(QueueError::Unavailable(down()));
         }
         self.inner.send(run).await
+    }
+    async fn send_delayed(&self, run: &RunId, delay: Duration) -> Result<(), QueueError> {
+        if self.faults.queue_send_fails.load(Ordering::SeqCst) {
+            return Err(QueueError::Unavailable(down()));
+        }
+        self.inner.send_delayed(run, delay).await
     }
     async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Delivery>, QueueError> {
         self.inner.receive(max, wait).await
