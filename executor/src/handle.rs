@@ -14,6 +14,9 @@ use crate::execute::Stops;
 use crate::lifecycle::{self, Ending};
 use crate::{Executor, ExecutorError, Outcome};
 
+/// The error of a run whose stored payload could not be found.
+pub const PAYLOAD_MISSING: &str = "payload missing";
+
 /// Why a step did not hand a result on.
 enum Early {
     /// The delivery is done: acknowledged or deferred, nothing more to do.
@@ -70,6 +73,10 @@ impl Executor {
             return Err(self.skip(delivery, "unknown run").await);
         };
         match run.status {
+            // Its payload object is gone: running the agent without it would be a lie.
+            RunStatus::Queued if run.payload_missing => {
+                Err(Early::Done(self.finish(delivery, Ending::failed(PAYLOAD_MISSING)).await?))
+            }
             RunStatus::Queued => Ok(run),
             RunStatus::Running if self.lease_expired(&run) && self.finish_lost(&run_id).await? => {
                 self.ack(delivery).await;

@@ -47,6 +47,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::ExecutorConfig;
 pub use execute::Stops;
+pub use handle::PAYLOAD_MISSING;
 pub use lifecycle::Ending;
 pub use sweep::Swept;
 

@@ -3,10 +3,11 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::Select;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select};
 use crewship_core::ids::{AgentId, RunId};
-use crewship_core::run::{Run, RunStatus};
-use crewship_core::store::{Page, RunFilter, RunStore, StoreError};
+use crewship_core::run::{Lease, Run, RunStatus};
+use crewship_core::store::{LeaseRenewal, Page, RunFilter, RunStore, StoreError};
+use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
 use super::item::{self, LEASED, QUEUED, StoredPayload};
@@ -37,12 +38,22 @@ impl DynamoRunStore {
         }
     }
 
+    /// The run of an item. A payload object that is gone degrades this run's `payload` to
+    /// `null` with `payload_missing`, so one lost object never fails a whole listing.
     async fn decode(&self, item: &Item) -> Result<Run, StoreError> {
-        let payload = match item::stored_payload(item).map_err(unavailable)? {
-            StoredPayload::Inline(raw) => raw,
-            StoredPayload::External(key) => self.payloads.get(&key).await?,
+        let (payload, missing) = match item::stored_payload(item).map_err(unavailable)? {
+            StoredPayload::Inline(raw) => (raw, false),
+            StoredPayload::External(key) => match self.payloads.get(&key).await? {
+                Some(raw) => (raw, false),
+                None => (RawValue::from_string("null".into()).expect("valid JSON"), true),
+            },
         };
-        item::run_from_item(item, &payload).map_err(unavailable)
+        let mut run = item::run_from_item(item, &payload).map_err(unavailable)?;
+        if missing {
+            tracing::warn!(run_id = %run.id, "payload object missing; the run is shown without it");
+            run.payload_missing = true;
+        }
+        Ok(run)
     }
 
     async fn current_status(&self, id: &RunId) -> Result<RunStatus, StoreError> {
@@ -148,6 +159,53 @@ impl RunStore for DynamoRunStore {
                     id: run.id.clone(),
                     current,
                 })
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// One `UpdateItem` of the lease attributes and the version, conditional on the run being
+    /// RUNNING under this owner; `cancel_requested` comes back with the written attributes.
+    #[tracing::instrument(skip(self, lease), fields(run_id = %id))]
+    async fn renew_lease(&self, id: &RunId, lease: &Lease) -> Result<LeaseRenewal, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", s(id.as_str()))
+            .condition_expression(
+                "attribute_exists(id) AND #status = :running AND lease_owner = :owner",
+            )
+            .update_expression(
+                "SET lease_expires = :expires, leased = :leased, #version = #version + :one, \
+                 cancel_requested = if_not_exists(cancel_requested, :no)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":running", s(RunStatus::Running.as_str()))
+            .expression_attribute_values(":owner", s(lease.owner.clone()))
+            .expression_attribute_values(":expires", n(epoch_ms(lease.expires_at)))
+            .expression_attribute_values(":leased", s(LEASED))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":no", AttributeValue::Bool(false))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(LeaseRenewal::Renewed {
+                cancel_requested: out
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| a.get("cancel_requested"))
+                    .and_then(|v| v.as_bool().ok())
+                    .copied()
+                    .unwrap_or(false),
+            }),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(LeaseRenewal::Lost)
             }
             Err(e) => Err(unavailable(e)),
         }

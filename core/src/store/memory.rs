@@ -8,10 +8,12 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::deliveries::Deliveries;
-use super::{ChatStore, DedupStore, Page, Reservation, RunFilter, RunStore, StoreError};
+use super::{
+    ChatStore, DedupStore, LeaseRenewal, Page, Reservation, RunFilter, RunStore, StoreError,
+};
 use super::{FastMap, FastSet};
 use crate::ids::{AgentId, RunId};
-use crate::run::{Run, RunStatus};
+use crate::run::{Lease, Run, RunStatus};
 
 #[derive(Default)]
 pub struct MemoryStore {
@@ -117,6 +119,24 @@ impl RunStore for MemoryStore {
             inner.index_status(&run.id, run.status);
         }
         Ok(())
+    }
+
+    async fn renew_lease(&self, id: &RunId, lease: &Lease) -> Result<LeaseRenewal, StoreError> {
+        let mut inner = self.inner.lock().unwrap();
+        let stored = inner
+            .runs
+            .get_mut(id)
+            .ok_or_else(|| StoreError::NotFound(id.clone()))?;
+        let held = stored.status == RunStatus::Running
+            && stored.lease.as_ref().is_some_and(|l| l.owner == lease.owner);
+        if !held {
+            return Ok(LeaseRenewal::Lost);
+        }
+        stored.lease = Some(lease.clone());
+        stored.version += 1;
+        Ok(LeaseRenewal::Renewed {
+            cancel_requested: stored.cancel_requested,
+        })
     }
 
     async fn list_by_agent(

@@ -8,8 +8,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use crewship_core::ids::{AgentId, RunId};
 use crewship_core::queue::{Delivery, QueueError, RunQueue};
-use crewship_core::run::{Run, RunStatus};
-use crewship_core::store::{Page, RunFilter, RunStore, StoreError};
+use crewship_core::run::{Lease, Run, RunStatus};
+use crewship_core::store::{LeaseRenewal, Page, RunFilter, RunStore, StoreError};
 use time::OffsetDateTime;
 
 use super::App;
@@ -67,6 +67,9 @@ impl RunStore for FaultyStore {
     }
     async fn expired_leases(&self, now: OffsetDateTime) -> Result<Vec<Run>, StoreError> {
         self.inner.expired_leases(now).await
+    }
+    async fn renew_lease(&self, id: &RunId, lease: &Lease) -> Result<LeaseRenewal, StoreError> {
+        self.inner.renew_lease(id, lease).await
     }
     async fn queued_created_between(
         &self,
