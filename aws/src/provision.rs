@@ -100,7 +100,7 @@ pub fn table_specs(tables: &Tables) -> Vec<TableSpec> {
                     ProjectionType::KeysOnly,
                 ),
             ],
-            ttl: None,
+            ttl: Some("expires_at"),
         },
         TableSpec {
             resource: "LogsTable",
@@ -119,7 +119,7 @@ pub fn table_specs(tables: &Tables) -> Vec<TableSpec> {
                 "agent_order",
                 ProjectionType::All,
             )],
-            ttl: None,
+            ttl: Some("expires_at"),
         },
         TableSpec {
             resource: "DedupTable",
@@ -382,6 +382,28 @@ mod tests {
             .count();
         // One more: the WebSocket connections table (crewship-lambda's).
         assert_eq!(tables, table_specs(&Tables::with_prefix("p")).len() + 1);
+    }
+
+    #[test]
+    fn runs_logs_and_payloads_share_the_templates_one_retention() {
+        let bin = crewship_settings::Bin::Server;
+        let settings = crewship_settings::load(
+            bin,
+            crewship_settings::File::None,
+            &crewship_settings::env_overrides(bin, |_| None),
+        )
+        .unwrap();
+        let days = settings.store.retention_days;
+        let parameter = TEMPLATE
+            .split("\n  RetentionDays:\n")
+            .nth(1)
+            .expect("the RetentionDays parameter");
+        assert!(
+            parameter.contains(&format!("    Default: {days}\n")),
+            "RetentionDays' default must be store.retention_days' ({days})"
+        );
+        assert!(TEMPLATE.contains("        CREWSHIP_RETENTION_DAYS: !Ref RetentionDays\n"));
+        assert!(resource("PayloadBucket").contains("ExpirationInDays: !Ref RetentionDays"));
     }
 
     #[test]

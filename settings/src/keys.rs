@@ -389,6 +389,13 @@ pub static KEYS: &[Key] = &[
         "Store agent records unsealed when no key is set (experiments only).",
     ),
     key(
+        "store.retention_days",
+        "CREWSHIP_RETENTION_DAYS",
+        Int,
+        CLOUD,
+        "Days after its creation when DynamoDB expires a run and its logs (TTL); match the bucket's lifecycle.",
+    ),
+    key(
         "queue.backend",
         "CREWSHIP_QUEUE",
         Text,

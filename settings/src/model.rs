@@ -84,6 +84,7 @@ pub struct Store {
     pub payload_bucket: Option<String>,
     pub secrets_key: Option<Secret>,
     pub allow_plaintext_secrets: bool,
+    pub retention_days: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

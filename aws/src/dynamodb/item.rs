@@ -76,8 +76,9 @@ pub fn absent_attributes(run: &Run) -> Vec<&'static str> {
     absent
 }
 
-/// The whole item of a new run, with the payload inline or as `payload_ref`.
-pub fn new_item(run: &Run, payload_ref: Option<&str>) -> Item {
+/// The whole item of a new run, with the payload inline or as `payload_ref`, and the TTL
+/// attribute `expires_at` (epoch seconds) when it expires.
+pub fn new_item(run: &Run, payload_ref: Option<&str>, expires_at: Option<OffsetDateTime>) -> Item {
     let mut item: Item = mutable_attributes(run, run.version)
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -86,6 +87,9 @@ pub fn new_item(run: &Run, payload_ref: Option<&str>) -> Item {
     item.insert("agent_id".into(), s(run.agent_id.as_str()));
     item.insert("trigger".into(), s(run.trigger_type.as_str()));
     item.insert("created_ms".into(), n(epoch_ms(run.created_at)));
+    if let Some(at) = expires_at {
+        item.insert("expires_at".into(), n(at.unix_timestamp()));
+    }
     match payload_ref {
         Some(key) => item.insert("payload_ref".into(), s(key)),
         None => item.insert("payload".into(), s(run.payload.get())),

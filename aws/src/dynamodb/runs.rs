@@ -23,6 +23,8 @@ pub struct DynamoRunStore {
     client: Client,
     table: String,
     payloads: S3Payloads,
+    /// A run expires (TTL attribute `expires_at`) this long after its creation.
+    retention: Option<time::Duration>,
 }
 
 fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
@@ -35,7 +37,14 @@ impl DynamoRunStore {
             client,
             table: table.into(),
             payloads,
+            retention: None,
         }
+    }
+
+    /// Runs expire `retention` after their creation (`store.retention_days`).
+    pub fn with_retention(mut self, retention: time::Duration) -> Self {
+        self.retention = Some(retention);
+        self
     }
 
     /// The run of an item. A payload object that is gone degrades this run's `payload` to
@@ -77,7 +86,11 @@ impl RunStore for DynamoRunStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item::new_item(run, payload_ref.as_deref())))
+            .set_item(Some(item::new_item(
+                run,
+                payload_ref.as_deref(),
+                self.retention.map(|r| run.created_at + r),
+            )))
             .condition_expression("attribute_not_exists(id)")
             .send()
             .await;

@@ -157,3 +157,34 @@ async fn a_missing_payload_object_degrades_one_field_of_one_run() {
     assert_eq!(other.payload.get(), r#"{"event":"small"}"#);
     assert!(serde_json::to_value(other).unwrap().get("payload_missing").is_none());
 }
+
+#[tokio::test]
+async fn runs_and_their_logs_carry_one_expiry() {
+    let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
+    let cloud = provision(&moto, 30, 5).await;
+    let ports = build_ports_with(&cloud.backends(), &cloud.sdk).ports;
+    let a = conformance::agent("agent-a");
+    let run = conformance::new_run(&a, "{}");
+    ports.runs.create(&run).await.unwrap();
+    let line = conformance::entry(&run.id, &a.id, 1);
+    ports.logs.append(std::slice::from_ref(&line)).await.unwrap();
+    let dynamo = aws_sdk_dynamodb::Client::new(&cloud.sdk);
+    let expiry = |table: String| {
+        let dynamo = dynamo.clone();
+        async move {
+            let items = dynamo.scan().table_name(table).send().await.unwrap().items.unwrap();
+            let n = items[0]["expires_at"].as_n().unwrap().parse::<i64>().unwrap();
+            n
+        }
+    };
+    // The test backends keep 90 days, as the template's default and the bucket's lifecycle.
+    let days_90 = 90 * 24 * 3600;
+    assert_eq!(
+        expiry(cloud.tables.runs.clone()).await,
+        run.created_at.unix_timestamp() + days_90
+    );
+    assert_eq!(
+        expiry(cloud.tables.logs.clone()).await,
+        line.ts.unix_timestamp() + days_90
+    );
+}

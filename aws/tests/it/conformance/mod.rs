@@ -443,7 +443,7 @@ pub async fn counts_by_status(ports: &Ports) {
     );
 }
 
-fn entry(run: &RunId, agent: &AgentId, seq: u64) -> LogEntry {
+pub fn entry(run: &RunId, agent: &AgentId, seq: u64) -> LogEntry {
     LogEntry {
         run_id: run.clone(),
         agent_id: agent.clone(),
