@@ -6,6 +6,7 @@
 mod ws_support;
 
 mod http_events;
+mod sqs_deferral;
 mod sqs_events;
 mod template_drift;
 mod ws_broadcaster;

@@ -147,3 +147,28 @@ fn no_secret_reference_is_given_to_every_function() {
         );
     }
 }
+
+#[test]
+fn every_alarm_notifies_the_topic_and_both_apis_keep_access_logs() {
+    let alarms = TEMPLATE.matches("Type: AWS::CloudWatch::Alarm").count();
+    assert!(alarms >= 7, "DLQ, oldest message, three functions' errors, throttles, API 5xx");
+    assert_eq!(
+        TEMPLATE
+            .matches("AlarmActions: !If [Notify, [!Ref AlarmTopicArn], !Ref AWS::NoValue]")
+            .count(),
+        alarms,
+        "an alarm notifies nobody"
+    );
+    for api in ["  HttpApi:", "  WsStage:"] {
+        assert!(
+            block(api).iter().any(|l| l.trim() == "AccessLogSettings:"),
+            "{api} has no access log"
+        );
+    }
+    // Reserved concurrency is no cap for an SQS event source; MaximumConcurrency is.
+    assert!(
+        block("  ExecutorFunction:")
+            .iter()
+            .any(|l| l.trim() == "MaximumConcurrency: !Ref ExecutorMaxConcurrency")
+    );
+}
