@@ -386,7 +386,7 @@ mod tests {
 
     #[test]
     fn runs_logs_and_payloads_share_the_templates_one_retention() {
-        let bin = crewship_settings::Bin::Server;
+        let bin = crewship_settings::Bin::Executor;
         let settings = crewship_settings::load(
             bin,
             crewship_settings::File::None,
