@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select};
+use aws_sdk_dynamodb::types::{ReturnValue, Select};
 use crewship_core::ids::{AgentId, RunId};
 use crewship_core::run::{Lease, Run, RunStatus};
 use crewship_core::store::{LeaseRenewal, Page, RunFilter, RunStore, StoreError};
@@ -178,7 +178,9 @@ impl RunStore for DynamoRunStore {
     }
 
     /// One `UpdateItem` of the lease attributes and the version, conditional on the run being
-    /// RUNNING under this owner; `cancel_requested` comes back with the written attributes.
+    /// RUNNING under this owner. `cancel_requested` is read from the item it returns
+    /// (`ALL_NEW`: returned values cost no capacity; `UPDATED_NEW` leaves out an attribute the
+    /// write did not change).
     #[tracing::instrument(skip(self, lease), fields(run_id = %id))]
     async fn renew_lease(&self, id: &RunId, lease: &Lease) -> Result<LeaseRenewal, StoreError> {
         let result = self
@@ -190,8 +192,7 @@ impl RunStore for DynamoRunStore {
                 "attribute_exists(id) AND #status = :running AND lease_owner = :owner",
             )
             .update_expression(
-                "SET lease_expires = :expires, leased = :leased, #version = #version + :one, \
-                 cancel_requested = if_not_exists(cancel_requested, :no)",
+                "SET lease_expires = :expires, leased = :leased, #version = #version + :one",
             )
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#version", "version")
@@ -200,8 +201,7 @@ impl RunStore for DynamoRunStore {
             .expression_attribute_values(":expires", n(epoch_ms(lease.expires_at)))
             .expression_attribute_values(":leased", s(LEASED))
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":no", AttributeValue::Bool(false))
-            .return_values(ReturnValue::UpdatedNew)
+            .return_values(ReturnValue::AllNew)
             .send()
             .await;
         match result {
