@@ -74,9 +74,10 @@ impl Executor {
         };
         match run.status {
             // Its payload object is gone: running the agent without it would be a lie.
-            RunStatus::Queued if run.payload_missing => {
-                Err(Early::Done(self.finish(delivery, Ending::failed(PAYLOAD_MISSING)).await?))
-            }
+            RunStatus::Queued if run.payload_missing => Err(Early::Done(
+                self.finish(delivery, Ending::failed(PAYLOAD_MISSING))
+                    .await?,
+            )),
             RunStatus::Queued => Ok(run),
             RunStatus::Running if self.lease_expired(&run) && self.finish_lost(&run_id).await? => {
                 self.ack(delivery).await;

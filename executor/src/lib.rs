@@ -151,8 +151,12 @@ impl Executor {
     /// soon; one behind a long one is looked at less and less often, never more than a
     /// quarter later than it could have started.
     fn defer_delay(&self, run: &Run) -> Duration {
-        let waited = Duration::try_from(self.ports.clock.now() - run.created_at).unwrap_or_default();
-        (waited / 4).clamp(self.config.defer, self.config.defer_max.max(self.config.defer))
+        let waited =
+            Duration::try_from(self.ports.clock.now() - run.created_at).unwrap_or_default();
+        (waited / 4).clamp(
+            self.config.defer,
+            self.config.defer_max.max(self.config.defer),
+        )
     }
 
     /// Gives a message back for later: hidden for `delay` (SQS `ChangeMessageVisibility`).

@@ -29,7 +29,10 @@ pub enum EnvError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     #[error("SSM parameter {parameter} for {var} has no value")]
-    Empty { var: &'static str, parameter: String },
+    Empty {
+        var: &'static str,
+        parameter: String,
+    },
 }
 
 impl Env {

@@ -66,6 +66,9 @@ mod tests {
             template.contains(&format!("Schedule: {SWEEP_SCHEDULE}")),
             "template.yaml must schedule the executor's sweep with {SWEEP_SCHEDULE}"
         );
-        assert_eq!(SWEEP_SCHEDULE, format!("rate({} minutes)", SWEEP_EVERY.as_secs() / 60));
+        assert_eq!(
+            SWEEP_SCHEDULE,
+            format!("rate({} minutes)", SWEEP_EVERY.as_secs() / 60)
+        );
     }
 }

@@ -54,7 +54,10 @@ impl DynamoRunStore {
             StoredPayload::Inline(raw) => (raw, false),
             StoredPayload::External(key) => match self.payloads.get(&key).await? {
                 Some(raw) => (raw, false),
-                None => (RawValue::from_string("null".into()).expect("valid JSON"), true),
+                None => (
+                    RawValue::from_string("null".into()).expect("valid JSON"),
+                    true,
+                ),
             },
         };
         let mut run = item::run_from_item(item, &payload).map_err(unavailable)?;

@@ -155,7 +155,12 @@ async fn a_missing_payload_object_degrades_one_field_of_one_run() {
     let other = page.items.iter().find(|r| r.id == small.id).unwrap();
     assert!(!other.payload_missing);
     assert_eq!(other.payload.get(), r#"{"event":"small"}"#);
-    assert!(serde_json::to_value(other).unwrap().get("payload_missing").is_none());
+    assert!(
+        serde_json::to_value(other)
+            .unwrap()
+            .get("payload_missing")
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -167,13 +172,28 @@ async fn runs_and_their_logs_carry_one_expiry() {
     let run = conformance::new_run(&a, "{}");
     ports.runs.create(&run).await.unwrap();
     let line = conformance::entry(&run.id, &a.id, 1);
-    ports.logs.append(std::slice::from_ref(&line)).await.unwrap();
+    ports
+        .logs
+        .append(std::slice::from_ref(&line))
+        .await
+        .unwrap();
     let dynamo = aws_sdk_dynamodb::Client::new(&cloud.sdk);
     let expiry = |table: String| {
         let dynamo = dynamo.clone();
         async move {
-            let items = dynamo.scan().table_name(table).send().await.unwrap().items.unwrap();
-            let n = items[0]["expires_at"].as_n().unwrap().parse::<i64>().unwrap();
+            let items = dynamo
+                .scan()
+                .table_name(table)
+                .send()
+                .await
+                .unwrap()
+                .items
+                .unwrap();
+            let n = items[0]["expires_at"]
+                .as_n()
+                .unwrap()
+                .parse::<i64>()
+                .unwrap();
             n
         }
     };

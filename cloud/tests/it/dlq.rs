@@ -82,8 +82,17 @@ async fn the_dead_letter_queue_is_redriven_or_failed_run_by_run() {
     let a = queued(&ports).await;
     let b = queued(&ports).await;
     let mut done = queued(&ports).await;
-    done.finish(RunStatus::Completed, Some(0), None, time::OffsetDateTime::now_utc());
-    ports.runs.update(&mut done, RunStatus::Queued).await.unwrap();
+    done.finish(
+        RunStatus::Completed,
+        Some(0),
+        None,
+        time::OffsetDateTime::now_utc(),
+    );
+    ports
+        .runs
+        .update(&mut done, RunStatus::Queued)
+        .await
+        .unwrap();
     for run in [&a, &b, &done] {
         dead.send(&run.id).await.unwrap();
     }

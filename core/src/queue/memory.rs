@@ -223,7 +223,11 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
-        let d = q.receive(1, Duration::from_secs(2)).await.unwrap().remove(0);
+        let d = q
+            .receive(1, Duration::from_secs(2))
+            .await
+            .unwrap()
+            .remove(0);
         assert_eq!((d.run_id, d.receive_count), (run, 1));
     }
 

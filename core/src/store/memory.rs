@@ -128,7 +128,10 @@ impl RunStore for MemoryStore {
             .get_mut(id)
             .ok_or_else(|| StoreError::NotFound(id.clone()))?;
         let held = stored.status == RunStatus::Running
-            && stored.lease.as_ref().is_some_and(|l| l.owner == lease.owner);
+            && stored
+                .lease
+                .as_ref()
+                .is_some_and(|l| l.owner == lease.owner);
         if !held {
             return Ok(LeaseRenewal::Lost);
         }

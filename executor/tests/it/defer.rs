@@ -99,7 +99,10 @@ async fn a_run_that_waited_long_is_offered_again_later() {
     let old = enqueue_aged(&h, &agent, time::Duration::seconds(40)).await;
     let delivery = queue.receive(1, Duration::ZERO).await.unwrap().remove(0);
     let outcome = h.executor.handle(delivery, Default::default()).await;
-    assert!(matches!(outcome, Ok(Outcome::Deferred { .. })), "{outcome:?}");
+    assert!(
+        matches!(outcome, Ok(Outcome::Deferred { .. })),
+        "{outcome:?}"
+    );
     assert!(
         queue
             .receive(1, Duration::from_millis(1500))
@@ -119,5 +122,8 @@ async fn a_run_that_waited_long_is_offered_again_later() {
         .await
         .unwrap();
     let back = queue.receive(1, Duration::from_millis(600)).await.unwrap();
-    assert_eq!(back[0].run_id, fresh, "a fresh run waits the shortest delay");
+    assert_eq!(
+        back[0].run_id, fresh,
+        "a fresh run waits the shortest delay"
+    );
 }

@@ -204,7 +204,10 @@ async fn a_run_whose_payload_is_missing_fails_without_running_the_agent() {
     h.executor.drain().await.unwrap();
     let run = h.run(&run.id).await;
     assert_eq!(run.status, RunStatus::Failed);
-    assert_eq!(run.error_message.as_deref(), Some(executor::PAYLOAD_MISSING));
+    assert_eq!(
+        run.error_message.as_deref(),
+        Some(executor::PAYLOAD_MISSING)
+    );
     assert!(!h.crew_dir().join("ran").exists(), "the agent ran");
     assert!(h.memory.queue.is_empty());
 }

@@ -20,7 +20,9 @@ use tokio_util::sync::CancellationToken;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = aws_sdk_config().await;
-    let settings = Env::load(&sdk, Bin::ExecutorLambda).await?.settings(Bin::ExecutorLambda)?;
+    let settings = Env::load(&sdk, Bin::ExecutorLambda)
+        .await?
+        .settings(Bin::ExecutorLambda)?;
     init_tracing(settings.log.format);
     let mut built = build_ports_with(&Backends::from_settings(&settings)?, &sdk);
     let broadcaster = match (&settings.ws.connections_table, &settings.ws.endpoint) {

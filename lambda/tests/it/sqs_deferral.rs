@@ -111,7 +111,14 @@ async fn two_runs_of_a_capped_agent_both_complete_and_nothing_is_dead_lettered()
             while Instant::now() < deadline {
                 let mut done = true;
                 for id in &ids {
-                    done &= ports.runs.get(id).await.unwrap().unwrap().status.is_terminal();
+                    done &= ports
+                        .runs
+                        .get(id)
+                        .await
+                        .unwrap()
+                        .unwrap()
+                        .status
+                        .is_terminal();
                 }
                 if done {
                     return;
@@ -142,7 +149,10 @@ async fn two_runs_of_a_capped_agent_both_complete_and_nothing_is_dead_lettered()
         cloud.queue.dead_letter.clone(),
     );
     assert!(
-        dead.receive(10, Duration::from_secs(1)).await.unwrap().is_empty(),
+        dead.receive(10, Duration::from_secs(1))
+            .await
+            .unwrap()
+            .is_empty(),
         "a message reached the dead-letter queue"
     );
 }

@@ -32,7 +32,8 @@ fn variables(lines: &[&'static str]) -> Vec<(&'static str, &'static str)> {
         .iter()
         .filter_map(|l| {
             let (name, value) = l.trim().split_once(':')?;
-            name.starts_with("CREWSHIP_").then_some((name, value.trim()))
+            name.starts_with("CREWSHIP_")
+                .then_some((name, value.trim()))
         })
         .collect()
 }
@@ -127,7 +128,10 @@ fn the_keeper_token_is_read_only_when_a_keeper_is_configured() {
         .find(|(var, _)| var.strip_suffix("_SSM") == Some(KEEPER_TOKEN.var))
         .expect("the executor's Keeper token reference");
     // An empty reference is no reference (crewship_lambda::env ignores empty variables).
-    assert!(value.starts_with("!If [UseKeeper,") && value.ends_with(", \"\"]"), "{value}");
+    assert!(
+        value.starts_with("!If [UseKeeper,") && value.ends_with(", \"\"]"),
+        "{value}"
+    );
 }
 
 #[test]
@@ -151,7 +155,10 @@ fn no_secret_reference_is_given_to_every_function() {
 #[test]
 fn every_alarm_notifies_the_topic_and_both_apis_keep_access_logs() {
     let alarms = TEMPLATE.matches("Type: AWS::CloudWatch::Alarm").count();
-    assert!(alarms >= 7, "DLQ, oldest message, three functions' errors, throttles, API 5xx");
+    assert!(
+        alarms >= 7,
+        "DLQ, oldest message, three functions' errors, throttles, API 5xx"
+    );
     assert_eq!(
         TEMPLATE
             .matches("AlarmActions: !If [Notify, [!Ref AlarmTopicArn], !Ref AWS::NoValue]")

@@ -575,7 +575,11 @@ pub async fn queued_runs_are_listed_by_creation_time_while_queued(ports: &Ports)
     let ids = |runs: Vec<Run>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
     // Oldest first; `to` is exclusive.
     assert_eq!(
-        ids(ports.runs.queued_created_between(t(-30), t(-10)).await.unwrap()),
+        ids(ports
+            .runs
+            .queued_created_between(t(-30), t(-10))
+            .await
+            .unwrap()),
         [runs[0].id.clone(), runs[1].id.clone()]
     );
     assert!(
@@ -589,7 +593,11 @@ pub async fn queued_runs_are_listed_by_creation_time_while_queued(ports: &Ports)
     // A run that left QUEUED is no longer listed.
     claim(ports, &mut runs[1], t(100)).await;
     assert_eq!(
-        ids(ports.runs.queued_created_between(t(-60), t(0)).await.unwrap()),
+        ids(ports
+            .runs
+            .queued_created_between(t(-60), t(0))
+            .await
+            .unwrap()),
         [runs[0].id.clone(), runs[2].id.clone()]
     );
 }
@@ -617,7 +625,10 @@ pub async fn lease_renewals_write_the_lease_only_while_the_owner_holds_it(ports:
     // No longer expired at t(20); a stale writer's conditional update loses.
     assert!(ports.runs.expired_leases(t(20)).await.unwrap().is_empty());
     assert!(matches!(
-        ports.runs.update(&mut run.clone(), RunStatus::Running).await,
+        ports
+            .runs
+            .update(&mut run.clone(), RunStatus::Running)
+            .await,
         Err(StoreError::Conflict { .. })
     ));
     // A cancel request comes back with the next renewal.
