@@ -189,12 +189,11 @@ async fn runs_and_their_logs_carry_one_expiry() {
                 .unwrap()
                 .items
                 .unwrap();
-            let n = items[0]["expires_at"]
+            items[0]["expires_at"]
                 .as_n()
                 .unwrap()
                 .parse::<i64>()
-                .unwrap();
-            n
+                .unwrap()
         }
     };
     // The test backends keep 90 days, as the template's default and the bucket's lifecycle.
