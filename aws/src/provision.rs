@@ -384,16 +384,20 @@ mod tests {
         assert_eq!(tables, table_specs(&Tables::with_prefix("p")).len() + 1);
     }
 
-    #[test]
-    fn runs_logs_and_payloads_share_the_templates_one_retention() {
+    /// The settings an executor starts with when nothing is configured.
+    fn executor_defaults() -> crewship_settings::Settings {
         let bin = crewship_settings::Bin::Executor;
-        let settings = crewship_settings::load(
+        crewship_settings::load(
             bin,
             crewship_settings::File::None,
             &crewship_settings::env_overrides(bin, |_| None),
         )
-        .unwrap();
-        let days = settings.store.retention_days;
+        .unwrap()
+    }
+
+    #[test]
+    fn runs_logs_and_payloads_share_the_templates_one_retention() {
+        let days = executor_defaults().store.retention_days;
         let parameter = TEMPLATE
             .split("\n  RetentionDays:\n")
             .nth(1)
@@ -416,14 +420,7 @@ mod tests {
         assert!(queue.contains("deadLetterTargetArn: !GetAtt RunDeadLetterQueue.Arn"));
         // The executors re-send a waiting run one receive before this threshold: their
         // default must be the same number, and the docs must say it.
-        let bin = crewship_settings::Bin::Executor;
-        let settings = crewship_settings::load(
-            bin,
-            crewship_settings::File::None,
-            &crewship_settings::env_overrides(bin, |_| None),
-        )
-        .unwrap();
-        assert_eq!(settings.executor.max_receives, MAX_RECEIVES);
+        assert_eq!(executor_defaults().executor.max_receives, MAX_RECEIVES);
         let docs = include_str!("../../docs/aws.md");
         assert!(
             docs.contains(&format!("`maxReceiveCount` receives: **{MAX_RECEIVES}**")),

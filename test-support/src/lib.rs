@@ -3,6 +3,7 @@
 //!
 //! - [`agent`]: [`AgentBuilder`](agent::AgentBuilder), an agent record with test defaults.
 //! - [`fixture`]: the secret and tokens of the shared fixture.
+//! - [`run`]: [`queued_run`](run::queued_run), a QUEUED run as the trigger path makes it.
 //! - [`ws_conformance`]: the WebSocket protocol's conformance suite, run by every transport.
 //! - [`moto`] (feature `moto`): a pinned moto server for the AWS adapters' tests.
 //! - [`cloud`] (feature `aws`): fresh, uniquely named tables, queues and bucket on that server.
@@ -13,6 +14,8 @@ pub mod cloud;
 pub mod fixture;
 #[cfg(feature = "moto")]
 pub mod moto;
+pub mod run;
 pub mod ws_conformance;
 
 pub use agent::AgentBuilder;
+pub use run::queued_run;

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{ReturnValue, Select};
 use crewship_core::ids::{AgentId, RunId};
 use crewship_core::run::{Lease, Run, RunStatus};
@@ -324,33 +325,23 @@ impl RunStore for DynamoRunStore {
 
     #[tracing::instrument(skip(self))]
     async fn expired_leases(&self, now: OffsetDateTime) -> Result<Vec<Run>, StoreError> {
+        let request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("by_lease")
+            .key_condition_expression("leased = :leased AND lease_expires < :now")
+            .expression_attribute_values(":leased", s(LEASED))
+            .expression_attribute_values(":now", n(epoch_ms(now)));
         let mut runs = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name("by_lease")
-                .key_condition_expression("leased = :leased AND lease_expires < :now")
-                .expression_attribute_values(":leased", s(LEASED))
-                .expression_attribute_values(":now", n(epoch_ms(now)))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for item in out.items.unwrap_or_default() {
-                let run = self.decode(&item).await?;
-                // The index is eventually consistent: it may lag a transition.
-                if run.status == RunStatus::Running {
-                    runs.push(run);
-                }
-            }
-            match out.last_evaluated_key {
-                Some(key) => start = Some(key),
-                None => return Ok(runs),
+        for item in query_all(request).await? {
+            let run = self.decode(&item).await?;
+            // The index is eventually consistent: it may lag a transition.
+            if run.status == RunStatus::Running {
+                runs.push(run);
             }
         }
+        Ok(runs)
     }
 
     #[tracing::instrument(skip(self))]
@@ -359,39 +350,48 @@ impl RunStore for DynamoRunStore {
         from: OffsetDateTime,
         to: OffsetDateTime,
     ) -> Result<Vec<Run>, StoreError> {
+        let request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("by_queued")
+            .key_condition_expression("queued = :queued AND created_ms BETWEEN :from AND :to")
+            .expression_attribute_values(":queued", s(QUEUED))
+            .expression_attribute_values(":from", n(epoch_ms(from)))
+            // BETWEEN is inclusive; the range is not.
+            .expression_attribute_values(":to", n(epoch_ms(to) - 1));
         let mut runs = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name("by_queued")
-                .key_condition_expression("queued = :queued AND created_ms BETWEEN :from AND :to")
-                .expression_attribute_values(":queued", s(QUEUED))
-                .expression_attribute_values(":from", n(epoch_ms(from)))
-                // BETWEEN is inclusive; the range is not.
-                .expression_attribute_values(":to", n(epoch_ms(to) - 1))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
+        for item in query_all(request).await? {
+            // A keys-only index, eventually consistent: the run is read for what it is now.
+            let id: RunId = super::get_s(&item, "id")
+                .map_err(unavailable)?
+                .parse()
                 .map_err(unavailable)?;
-            for item in out.items.unwrap_or_default() {
-                // A keys-only index, eventually consistent: the run is read for what it is now.
-                let id: RunId = super::get_s(&item, "id")
-                    .map_err(unavailable)?
-                    .parse()
-                    .map_err(unavailable)?;
-                if let Some(run) = self.get(&id).await?
-                    && run.status == RunStatus::Queued
-                {
-                    runs.push(run);
-                }
+            if let Some(run) = self.get(&id).await?
+                && run.status == RunStatus::Queued
+            {
+                runs.push(run);
             }
-            match out.last_evaluated_key {
-                Some(key) => start = Some(key),
-                None => return Ok(runs),
-            }
+        }
+        Ok(runs)
+    }
+}
+
+/// Every item a query matches, page after page.
+async fn query_all(request: QueryFluentBuilder) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let out = request
+            .clone()
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        items.extend(out.items.unwrap_or_default());
+        match out.last_evaluated_key {
+            Some(key) => start = Some(key),
+            None => return Ok(items),
         }
     }
 }

@@ -11,29 +11,15 @@ use crewship_cloud::dlq::DEAD_LETTERED;
 use crewship_core::ids::RunId;
 use crewship_core::ports::Ports;
 use crewship_core::queue::RunQueue;
-use crewship_core::run::{NewRun, Run, RunStatus};
-use crewship_test_support::AgentBuilder;
+use crewship_core::run::{Run, RunStatus};
+use crewship_test_support::{AgentBuilder, queued_run};
 
 use crate::common::{Cloud, Moto, provision};
 
 const PROVISION: &str = env!("CARGO_BIN_EXE_crewship-provision");
 
 async fn queued(ports: &Ports) -> Run {
-    let agent = AgentBuilder::new("dlq-agent").build();
-    let run = Run::queued(
-        &agent,
-        NewRun {
-            id: RunId::generate(),
-            event: "push".into(),
-            source: "test".into(),
-            auth_scheme: crewship_core::run::AuthScheme::Signature,
-            delivery_id: None,
-            payload: serde_json::value::RawValue::from_string("{}".into())
-                .unwrap()
-                .into(),
-        },
-        time::OffsetDateTime::now_utc(),
-    );
+    let run = queued_run(&AgentBuilder::new("dlq-agent").build(), "{}");
     ports.runs.create(&run).await.unwrap();
     run
 }

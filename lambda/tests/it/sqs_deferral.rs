@@ -12,9 +12,9 @@ use crewship_aws::config::build_ports_with;
 use crewship_aws::sqs::SqsQueue;
 use crewship_core::ids::RunId;
 use crewship_core::queue::RunQueue;
-use crewship_core::run::{AuthScheme, NewRun, Run, RunStatus};
-use crewship_test_support::AgentBuilder;
+use crewship_core::run::RunStatus;
 use crewship_test_support::cloud::{Moto, provision};
+use crewship_test_support::{AgentBuilder, queued_run};
 use executor::runtime::ProcessRuntime;
 use executor::{Executor, ExecutorConfig};
 use serde_json::json;
@@ -61,18 +61,7 @@ async fn two_runs_of_a_capped_agent_both_complete_and_nothing_is_dead_lettered()
     ports.agents.put(agent.clone()).await.unwrap();
     let mut ids: Vec<RunId> = Vec::new();
     for _ in 0..2 {
-        let run = Run::queued(
-            &agent,
-            NewRun {
-                id: RunId::generate(),
-                event: "push".into(),
-                source: "test".into(),
-                auth_scheme: AuthScheme::Signature,
-                delivery_id: None,
-                payload: Arc::from(serde_json::value::RawValue::from_string("{}".into()).unwrap()),
-            },
-            time::OffsetDateTime::now_utc(),
-        );
+        let run = queued_run(&agent, "{}");
         ports.runs.create(&run).await.unwrap();
         ports.queue.send(&run.id).await.unwrap();
         ids.push(run.id);
