@@ -7,7 +7,7 @@
 //! - A QUEUED run may have no queue message: its creator may have died between writing the
 //!   run and sending the message. As each QUEUED run reaches `requeue_after` of age, it is
 //!   sent one fresh message. Runs are looked at in a window of two sweep intervals, so a run
-//!   gets at most two extra messages in its life, never one per sweep: an extra message is
+//!   gets at most two extra messages from each sweeper, never one per sweep: an extra message is
 //!   harmless (a delivery of a run that is no longer QUEUED is acknowledged and skipped), and
 //!   a message lost later is in the dead-letter queue (docs/aws.md, runbook).
 
