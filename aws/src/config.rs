@@ -32,6 +32,8 @@ pub enum StoreBackend {
         tables: Tables,
         bucket: String,
         sealing: Sealing,
+        /// Runs and their logs expire (DynamoDB TTL) this long after the run was created.
+        retention: time::Duration,
     },
 }
 
@@ -101,6 +103,7 @@ impl Backends {
                     tables,
                     bucket,
                     sealing,
+                    retention: time::Duration::days(i64::from(st.retention_days)),
                 }
             }
         };
@@ -175,11 +178,15 @@ pub fn build_ports_with(backends: &Backends, sdk: &aws_config::SdkConfig) -> Bui
                 tables,
                 bucket,
                 sealing,
+                retention,
             } => {
                 let client = aws_sdk_dynamodb::Client::new(sdk);
                 let payloads = S3Payloads::new(s3_client(sdk), bucket);
                 (
-                    Arc::new(DynamoRunStore::new(client.clone(), &tables.runs, payloads)),
+                    Arc::new(
+                        DynamoRunStore::new(client.clone(), &tables.runs, payloads)
+                            .with_retention(*retention),
+                    ),
                     Arc::new(DynamoDedupStore::new(client.clone(), &tables.dedup)),
                     Arc::new(DynamoChatStore::new(client.clone(), &tables.chats)),
                     Arc::new(DynamoRegistry::new(
@@ -187,7 +194,7 @@ pub fn build_ports_with(backends: &Backends, sdk: &aws_config::SdkConfig) -> Bui
                         &tables.agents,
                         sealing.clone(),
                     )),
-                    Arc::new(DynamoLogs::new(client, &tables.logs)),
+                    Arc::new(DynamoLogs::new(client, &tables.logs).with_retention(*retention)),
                     format!("DynamoDB table {}", tables.agents),
                     format!("DynamoDB table {}", tables.logs),
                 )

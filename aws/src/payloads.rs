@@ -41,16 +41,24 @@ impl S3Payloads {
         Ok(key)
     }
 
+    /// The payload under `key`; `None` when the object is gone (expired by the bucket's
+    /// lifecycle before its run, or deleted).
     #[tracing::instrument(skip(self))]
-    pub async fn get(&self, key: &str) -> Result<Box<RawValue>, StoreError> {
-        let object = self
+    pub async fn get(&self, key: &str) -> Result<Option<Box<RawValue>>, StoreError> {
+        let object = match self
             .client
             .get_object()
             .bucket(&self.bucket)
             .key(key)
             .send()
             .await
-            .map_err(|e| StoreError::Unavailable(boxed(e)))?;
+        {
+            Ok(object) => object,
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(StoreError::Unavailable(boxed(e))),
+        };
         let bytes = object
             .body
             .collect()
@@ -60,6 +68,7 @@ impl S3Payloads {
         let text = String::from_utf8(bytes.to_vec())
             .map_err(|e| StoreError::Unavailable(boxed(MalformedItem(format!("payload: {e}")))))?;
         RawValue::from_string(text)
+            .map(Some)
             .map_err(|e| StoreError::Unavailable(boxed(MalformedItem(format!("payload: {e}")))))
     }
 }

@@ -79,6 +79,8 @@ pub fn table_specs(tables: &Tables) -> Vec<TableSpec> {
                 ("agent_status", S),
                 ("leased", S),
                 ("lease_expires", N),
+                ("queued", S),
+                ("created_ms", N),
             ],
             hash: "id",
             range: None,
@@ -91,8 +93,14 @@ pub fn table_specs(tables: &Tables) -> Vec<TableSpec> {
                     ProjectionType::KeysOnly,
                 ),
                 index("by_lease", "leased", "lease_expires", ProjectionType::All),
+                index(
+                    "by_queued",
+                    "queued",
+                    "created_ms",
+                    ProjectionType::KeysOnly,
+                ),
             ],
-            ttl: None,
+            ttl: Some("expires_at"),
         },
         TableSpec {
             resource: "LogsTable",
@@ -111,7 +119,7 @@ pub fn table_specs(tables: &Tables) -> Vec<TableSpec> {
                 "agent_order",
                 ProjectionType::All,
             )],
-            ttl: None,
+            ttl: Some("expires_at"),
         },
         TableSpec {
             resource: "DedupTable",
@@ -151,8 +159,10 @@ pub fn table_specs(tables: &Tables) -> Vec<TableSpec> {
     ]
 }
 
-/// Receives after which a run message moves to the dead-letter queue, as in the template.
-pub const MAX_RECEIVES: u32 = 3;
+/// Receives after which a run message moves to the dead-letter queue, as in the template and
+/// the executors' default `executor.max_receives` (a test holds all three together). A run
+/// waiting on a cap never gets there: the executor re-sends it one receive before.
+pub const MAX_RECEIVES: u32 = 5;
 
 /// Creates the five tables. Fails if one exists.
 pub async fn create_tables(
@@ -374,6 +384,32 @@ mod tests {
         assert_eq!(tables, table_specs(&Tables::with_prefix("p")).len() + 1);
     }
 
+    /// The settings an executor starts with when nothing is configured.
+    fn executor_defaults() -> crewship_settings::Settings {
+        let bin = crewship_settings::Bin::Executor;
+        crewship_settings::load(
+            bin,
+            crewship_settings::File::None,
+            &crewship_settings::env_overrides(bin, |_| None),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn runs_logs_and_payloads_share_the_templates_one_retention() {
+        let days = executor_defaults().store.retention_days;
+        let parameter = TEMPLATE
+            .split("\n  RetentionDays:\n")
+            .nth(1)
+            .expect("the RetentionDays parameter");
+        assert!(
+            parameter.contains(&format!("    Default: {days}\n")),
+            "RetentionDays' default must be store.retention_days' ({days})"
+        );
+        assert!(TEMPLATE.contains("        CREWSHIP_RETENTION_DAYS: !Ref RetentionDays\n"));
+        assert!(resource("PayloadBucket").contains("ExpirationInDays: !Ref RetentionDays"));
+    }
+
     #[test]
     fn the_dead_letter_redrive_is_the_templates() {
         let queue = resource("RunQueue");
@@ -382,5 +418,13 @@ mod tests {
             "RunQueue:\n{queue}"
         );
         assert!(queue.contains("deadLetterTargetArn: !GetAtt RunDeadLetterQueue.Arn"));
+        // The executors re-send a waiting run one receive before this threshold: their
+        // default must be the same number, and the docs must say it.
+        assert_eq!(executor_defaults().executor.max_receives, MAX_RECEIVES);
+        let docs = include_str!("../../docs/aws.md");
+        assert!(
+            docs.contains(&format!("`maxReceiveCount` receives: **{MAX_RECEIVES}**")),
+            "docs/aws.md must give maxReceiveCount as {MAX_RECEIVES}"
+        );
     }
 }

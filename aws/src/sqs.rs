@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use crewship_core::ids::RunId;
-use crewship_core::queue::{Delivery, QueueError, QueueMessage, RunQueue};
+use crewship_core::queue::{Delivery, MAX_SEND_DELAY, QueueError, QueueMessage, RunQueue};
 
 use crate::boxed;
 
@@ -46,17 +46,24 @@ fn whole_secs(d: Duration, max: u64) -> i32 {
 impl RunQueue for SqsQueue {
     #[tracing::instrument(skip(self), fields(run_id = %run))]
     async fn send(&self, run: &RunId) -> Result<(), QueueError> {
+        self.send_delayed(run, Duration::ZERO).await
+    }
+
+    #[tracing::instrument(skip(self), fields(run_id = %run))]
+    async fn send_delayed(&self, run: &RunId, delay: Duration) -> Result<(), QueueError> {
         let body = serde_json::to_string(&QueueMessage::V1 {
             run_id: run.clone(),
         })
         .expect("the envelope serialises");
-        self.client
+        let mut request = self
+            .client
             .send_message()
             .queue_url(&self.url)
-            .message_body(body)
-            .send()
-            .await
-            .map_err(unavailable)?;
+            .message_body(body);
+        if !delay.is_zero() {
+            request = request.delay_seconds(whole_secs(delay, MAX_SEND_DELAY.as_secs()));
+        }
+        request.send().await.map_err(unavailable)?;
         Ok(())
     }
 

@@ -5,8 +5,11 @@
 //!
 //! - bin `crewship-server`: the handler's router as a plain HTTP server.
 //! - bin `crewship-executor`: a long-lived queue consumer.
-//! - bin `crewship-provision`: creates tables, queues and bucket; registers agents.
+//! - bin `crewship-provision`: creates tables, queues and bucket; registers agents; and
+//!   `crewship-provision dlq redrive|fail` empties the dead-letter queue ([`dlq`]).
 //! - here: what the three share — logging and stopping on a signal.
+
+pub mod dlq;
 
 use crewship_settings::model::LogFormat;
 use tokio_util::sync::CancellationToken;

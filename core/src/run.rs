@@ -203,6 +203,11 @@ pub struct Run {
     pub delivery_id: Option<String>,
     /// The whole request body as received (validated JSON), so numbers keep their spelling.
     pub payload: Arc<RawValue>,
+    /// The stored payload could not be found (a large payload's object expired or was
+    /// deleted): `payload` is `null`. Only this run's field degrades, never a listing; the
+    /// executor fails such a run instead of running the agent without its payload.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub payload_missing: bool,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option", default)]
@@ -252,6 +257,7 @@ impl Run {
             auth_strength: new.auth_scheme.strength(),
             delivery_id: new.delivery_id,
             payload: new.payload,
+            payload_missing: false,
             created_at: now,
             started_at: None,
             finished_at: None,

@@ -20,8 +20,17 @@ pub struct ExecutorConfig {
     pub heartbeat: Duration,
     /// Longest wait for a queue message in one receive.
     pub poll_wait: Duration,
-    /// How long a run over a concurrency cap waits before the queue offers it again.
+    /// The shortest wait of a run over a concurrency cap before the queue offers it again;
+    /// the wait grows with the time the run has waited, up to `defer_max`.
     pub defer: Duration,
+    /// The longest such wait.
+    pub defer_max: Duration,
+    /// The queue's dead-letter threshold (SQS `maxReceiveCount`): a waiting run's message is
+    /// replaced by a fresh one before it gets there.
+    pub max_receives: u32,
+    /// A QUEUED run this old is given a fresh queue message once, by the sweep, in case the
+    /// one it was created with never got sent.
+    pub requeue_after: Duration,
     /// On shutdown, how long running agents may take to finish before they are stopped.
     pub shutdown_grace: Duration,
     /// The final write of a run gets a deadline of its own, never the run's expired one.
@@ -42,6 +51,9 @@ impl Default for ExecutorConfig {
             heartbeat: Duration::from_secs(1),
             poll_wait: Duration::from_secs(5),
             defer: Duration::from_millis(500),
+            defer_max: Duration::from_secs(300),
+            max_receives: 5,
+            requeue_after: Duration::from_secs(300),
             shutdown_grace: Duration::from_secs(30),
             final_write_timeout: Duration::from_secs(30),
             owner: format!("executor-{}-{:08x}", std::process::id(), rand_u32()),
@@ -61,6 +73,8 @@ impl ExecutorConfig {
             heartbeat: Duration::from_millis(s.heartbeat_ms),
             poll_wait: Duration::from_secs(s.poll_wait_secs),
             shutdown_grace: Duration::from_secs(s.shutdown_grace_secs),
+            max_receives: s.max_receives,
+            requeue_after: Duration::from_secs(s.requeue_after_secs),
             ..Self::default()
         }
     }

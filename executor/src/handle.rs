@@ -14,6 +14,9 @@ use crate::execute::Stops;
 use crate::lifecycle::{self, Ending};
 use crate::{Executor, ExecutorError, Outcome};
 
+/// The error of a run whose stored payload could not be found.
+pub const PAYLOAD_MISSING: &str = "payload missing";
+
 /// Why a step did not hand a result on.
 enum Early {
     /// The delivery is done: acknowledged or deferred, nothing more to do.
@@ -70,6 +73,11 @@ impl Executor {
             return Err(self.skip(delivery, "unknown run").await);
         };
         match run.status {
+            // Its payload object is gone: running the agent without it would be a lie.
+            RunStatus::Queued if run.payload_missing => Err(Early::Done(
+                self.finish(delivery, Ending::failed(PAYLOAD_MISSING))
+                    .await?,
+            )),
             RunStatus::Queued => Ok(run),
             RunStatus::Running if self.lease_expired(&run) && self.finish_lost(&run_id).await? => {
                 self.ack(delivery).await;
@@ -91,7 +99,7 @@ impl Executor {
             Ok(agent) => agent,
             Err(e) => {
                 tracing::warn!(error = %e, "agent registry unavailable; deferring the run");
-                return Err(self.defer_early(delivery).await);
+                return Err(self.defer_early(delivery, &run).await);
             }
         };
         let deadline = self.deadline_for(agent.as_ref());
@@ -103,7 +111,7 @@ impl Executor {
                 .count_by_status(&agent.id, RunStatus::Running)
                 .await?;
             if running >= u64::from(agent.max_concurrent_runs.max(1)) {
-                return Err(self.defer_early(delivery).await);
+                return Err(self.defer_early(delivery, &run).await);
             }
         }
         let owner = &self.config.owner;
@@ -175,8 +183,8 @@ impl Executor {
         })
     }
 
-    async fn defer_early(&self, delivery: &Delivery) -> Early {
-        self.defer(delivery).await;
+    async fn defer_early(&self, delivery: &Delivery, run: &Run) -> Early {
+        self.defer(delivery, self.defer_delay(run)).await;
         Early::Done(Outcome::Deferred {
             run_id: delivery.run_id.clone(),
         })

@@ -8,7 +8,9 @@
 //! - `execute` is the agent's part of it: resolve → ensure runtime → chat → start → stream,
 //!   to the agent's end or its deadline.
 //! - `decode` reads an agent's output lines into log entries, per CLI adapter.
-//! - `worker` is the loop: concurrency slots, the lost-run sweep, graceful shutdown.
+//! - `worker` is the loop: concurrency slots, the sweep, graceful shutdown.
+//! - `sweep` is [`Executor::sweep`], shared by that loop and the scheduled Lambda sweep:
+//!   lost RUNNING runs are finished, QUEUED runs whose message may never have been sent get one.
 //! - [`lifecycle`] claims, renews and finishes runs, each by a conditional write.
 //! - [`output`] writes log entries and live frames with per-run sequence numbers.
 //! - [`cli`] builds command lines per CLI adapter.
@@ -28,22 +30,26 @@ pub mod keeper;
 pub mod lifecycle;
 pub mod output;
 pub mod runtime;
+mod sweep;
 mod worker;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crewship_core::broadcast::BroadcastEvent;
 use crewship_core::ids::RunId;
 use crewship_core::ports::Ports;
 use crewship_core::queue::{Delivery, QueueError};
-use crewship_core::run::RunStatus;
+use crewship_core::run::{Run, RunStatus};
 use crewship_core::runtime::ContainerRuntime;
 use crewship_core::store::StoreError;
 use tokio_util::sync::CancellationToken;
 
 pub use config::ExecutorConfig;
 pub use execute::Stops;
+pub use handle::PAYLOAD_MISSING;
 pub use lifecycle::Ending;
+pub use sweep::Swept;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExecutorError {
@@ -109,7 +115,7 @@ impl Executor {
         }
     }
 
-    fn lease_expired(&self, run: &crewship_core::run::Run) -> bool {
+    fn lease_expired(&self, run: &Run) -> bool {
         let now = self.ports.clock.now();
         run.lease.as_ref().is_none_or(|l| l.expires_at < now)
     }
@@ -134,47 +140,40 @@ impl Executor {
         Ok(finished)
     }
 
-    /// Finishes every RUNNING run whose lease expired. Returns how many.
-    pub async fn sweep_lost(&self) -> Result<usize, ExecutorError> {
-        let expired = self
-            .ports
-            .runs
-            .expired_leases(self.ports.clock.now())
-            .await?;
-        let mut finished = 0;
-        for run in &expired {
-            if self.finish_lost(&run.id).await? {
-                finished += 1;
-            }
-        }
-        Ok(finished)
-    }
-
     async fn ack(&self, delivery: &Delivery) {
         if let Err(e) = self.ports.queue.ack(&delivery.receipt).await {
             tracing::warn!(error = %e, run_id = %delivery.run_id, "ack failed; the message may be redelivered");
         }
     }
 
-    /// Gives a message back for later. A run can wait on a cap for a long time, and every
-    /// receive counts towards the queue's dead-letter threshold (SQS `maxReceiveCount`), so a
-    /// message received more than once is replaced by a fresh copy (receive count 1) instead:
-    /// the copy is sent before the original is deleted, so the run is never without a message.
-    async fn defer(&self, delivery: &Delivery) {
-        if delivery.receive_count > 1 {
-            match self.ports.queue.send(&delivery.run_id).await {
+    /// How long a run over a cap waits before it is offered again: a quarter of the time it
+    /// has already waited, between `defer` and `defer_max`. A run behind a short one starts
+    /// soon; one behind a long one is looked at less and less often, never more than a
+    /// quarter later than it could have started.
+    fn defer_delay(&self, run: &Run) -> Duration {
+        let waited =
+            Duration::try_from(self.ports.clock.now() - run.created_at).unwrap_or_default();
+        (waited / 4).clamp(
+            self.config.defer,
+            self.config.defer_max.max(self.config.defer),
+        )
+    }
+
+    /// Gives a message back for later: hidden for `delay` (SQS `ChangeMessageVisibility`).
+    /// Every receive counts towards the queue's dead-letter threshold (`max_receives`), and a
+    /// run that is only waiting must never reach it: one receive before the threshold, the
+    /// message is replaced by a fresh, delayed copy (receive count 0), sent before the
+    /// original is deleted so that the run is never without a message.
+    async fn defer(&self, delivery: &Delivery, delay: Duration) {
+        if delivery.receive_count.saturating_add(1) >= self.config.max_receives {
+            match self.ports.queue.send_delayed(&delivery.run_id, delay).await {
                 Ok(()) => return self.ack(delivery).await,
                 Err(e) => {
                     tracing::warn!(error = %e, run_id = %delivery.run_id, "re-queueing a deferred run failed");
                 }
             }
         }
-        if let Err(e) = self
-            .ports
-            .queue
-            .extend(&delivery.receipt, self.config.defer)
-            .await
-        {
+        if let Err(e) = self.ports.queue.extend(&delivery.receipt, delay).await {
             tracing::warn!(error = %e, run_id = %delivery.run_id, "deferring failed");
         }
     }

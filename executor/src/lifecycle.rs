@@ -6,7 +6,7 @@ use std::time::Duration;
 use crewship_core::ids::RunId;
 use crewship_core::ports::Ports;
 use crewship_core::run::{Lease, Run, RunStatus};
-use crewship_core::store::StoreError;
+use crewship_core::store::{LeaseRenewal, StoreError};
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
@@ -56,10 +56,10 @@ pub async fn claim(
     }
 }
 
-/// Renews a running run's lease (in the store and on its queue message) until `done` fires,
-/// and fires `cancel` when someone asks for the run to be cancelled or the run was finished
-/// by another writer. A failed renewal is
-/// logged and retried on the next beat.
+/// Renews a running run's lease (in the store, lease fields only, and on its queue message)
+/// until `done` fires, and fires `cancel` when someone asks for the run to be cancelled or
+/// the run was finished by another writer. A failed renewal is logged and retried on the next
+/// beat.
 pub struct Heartbeat {
     pub ports: Ports,
     pub run_id: RunId,
@@ -82,25 +82,22 @@ impl Heartbeat {
             if let Err(e) = self.ports.queue.extend(&self.receipt, self.lease * 2).await {
                 tracing::warn!(error = %e, run_id = %id, "queue lease extension failed");
             }
-            let mut run = match self.ports.runs.get(id).await {
-                Ok(Some(run)) if run.status == RunStatus::Running => run,
-                Ok(_) => {
+            let renewed = lease(&self.owner, self.ports.clock.now(), self.lease);
+            match self.ports.runs.renew_lease(id, &renewed).await {
+                Ok(LeaseRenewal::Renewed { cancel_requested }) => {
+                    if cancel_requested {
+                        self.cancel.cancel();
+                    }
+                }
+                Ok(LeaseRenewal::Lost) => {
                     // Someone else finished the run (e.g. it was swept as lost while this
                     // executor could not renew): the agent must not keep running for nothing.
                     self.cancel.cancel();
                     return;
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, run_id = %id, "heartbeat could not read the run");
-                    continue;
+                    tracing::warn!(error = %e, run_id = %id, "lease renewal failed");
                 }
-            };
-            if run.cancel_requested {
-                self.cancel.cancel();
-            }
-            run.lease = Some(lease(&self.owner, self.ports.clock.now(), self.lease));
-            if let Err(e) = self.ports.runs.update(&mut run, RunStatus::Running).await {
-                tracing::warn!(error = %e, run_id = %id, "lease renewal failed");
             }
         }
     }

@@ -1,4 +1,4 @@
-//! The executor's loop: takes messages while it has free slots, sweeps lost runs, and shuts
+//! The executor's loop: takes messages while it has free slots, sweeps (`sweep`), and shuts
 //! down gracefully. All the work of one run is in [`Executor::handle`].
 
 use std::sync::Arc;
@@ -23,8 +23,8 @@ impl Executor {
         }
     }
 
-    /// Loops until `stop` fires: at most `max_concurrent_runs` runs at once, expired leases
-    /// swept now and then. On stop, takes no more work, gives running agents the shutdown
+    /// Loops until `stop` fires: at most `max_concurrent_runs` runs at once, a sweep every
+    /// lease. On stop, takes no more work, gives running agents the shutdown
     /// grace period, then stops them (their runs end FAILED, never left RUNNING).
     pub async fn run_until_stopped(self: Arc<Self>, stop: CancellationToken) {
         let slots = Arc::new(Semaphore::new(self.config.max_concurrent_runs.max(1)));
@@ -36,8 +36,8 @@ impl Executor {
         loop {
             while tasks.try_join_next().is_some() {}
             if tokio::time::Instant::now() >= next_sweep {
-                if let Err(e) = self.sweep_lost().await {
-                    tracing::warn!(error = %e, "sweeping lost runs failed");
+                if let Err(e) = self.sweep(sweep_every).await {
+                    tracing::warn!(error = %e, "sweep failed");
                 }
                 next_sweep = tokio::time::Instant::now() + sweep_every;
             }

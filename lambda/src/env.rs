@@ -1,45 +1,74 @@
 //! Cold-start configuration of the Lambda functions: environment variables, where a variable
 //! `NAME_SSM` names an SSM SecureString whose decrypted value becomes `NAME`. Secrets thus never
-//! sit in the template, its outputs or the functions' configuration. The resolved environment
-//! then goes through the one settings loader every binary uses (docs/configuration.md):
-//! [`Env::settings`].
+//! sit in the template, its outputs or the functions' configuration. Each function resolves only
+//! the secrets [`crate::access`] lists for it. The resolved environment then goes through the
+//! one settings loader every binary uses (docs/configuration.md): [`Env::settings`].
 
 use std::collections::HashMap;
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use crewship_settings::model::LogFormat;
 use crewship_settings::{Bin, File, Settings, SettingsError, env_overrides, load};
+
+use crate::access;
 
 pub struct Env {
     vars: HashMap<String, String>,
 }
 
+/// A secret could not be read at cold start. Names the variable and the parameter, never a
+/// value.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvError {
+    #[error("reading SSM parameter {parameter} for {var}")]
+    Ssm {
+        var: &'static str,
+        parameter: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("SSM parameter {parameter} for {var} has no value")]
+    Empty {
+        var: &'static str,
+        parameter: String,
+    },
+}
+
 impl Env {
-    /// Reads the environment and resolves every `*_SSM` reference, once per cold start.
-    pub async fn load(sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
+    /// Reads the environment and resolves `bin`'s `*_SSM` references (its secrets in
+    /// [`access::FUNCTIONS`]), once per cold start. Other `*_SSM` variables are ignored: a
+    /// secret this function does not use is never read, so its role need not allow it.
+    pub async fn load(sdk: &aws_config::SdkConfig, bin: Bin) -> Result<Self, EnvError> {
         let mut vars: HashMap<String, String> =
             std::env::vars().filter(|(_, v)| !v.is_empty()).collect();
-        let references: Vec<(String, String)> = vars
+        let secrets = access::of(bin).map_or(&[][..], |a| a.secrets);
+        let references: Vec<(&'static str, String)> = secrets
             .iter()
-            .filter_map(|(k, v)| Some((k.strip_suffix("_SSM")?.to_owned(), v.clone())))
-            .filter(|(target, _)| !vars.contains_key(target))
+            .filter(|s| !vars.contains_key(s.var))
+            .filter_map(|s| Some((s.var, vars.get(&format!("{}_SSM", s.var))?.clone())))
             .collect();
         if !references.is_empty() {
             let ssm = aws_sdk_ssm::Client::new(sdk);
-            for (target, parameter) in references {
+            for (var, parameter) in references {
                 let value = ssm
                     .get_parameter()
                     .name(&parameter)
                     .with_decryption(true)
                     .send()
                     .await
-                    .with_context(|| format!("reading SSM parameter {parameter} for {target}"))?
+                    .map_err(|e| EnvError::Ssm {
+                        var,
+                        parameter: parameter.clone(),
+                        source: Box::new(e),
+                    })?
                     .parameter
                     .and_then(|p| p.value)
-                    .with_context(|| format!("SSM parameter {parameter} has no value"))?;
-                vars.insert(target, value);
+                    .ok_or_else(|| EnvError::Empty {
+                        var,
+                        parameter: parameter.clone(),
+                    })?;
+                vars.insert(var.to_owned(), value);
             }
         }
         Ok(Self { vars })

@@ -2,7 +2,11 @@
 //!
 //! - [`sqs`] hands an SQS event's records to `Executor::handle` and reports partial batch
 //!   failures, so one failing run never redelivers its batch-mates.
-//! - [`env`] reads the functions' environment, with secrets from SSM Parameter Store, and loads
+//! - [`event`] tells the executor function's two invocations apart: a batch of run messages,
+//!   or the schedule that makes it sweep.
+//! - [`access`] is the table of each function's secrets and AWS operations, which template.yaml
+//!   is held to.
+//! - [`env`] reads the functions' environment, with its own secrets from SSM Parameter Store, and loads
 //!   the settings from it through the loader every binary uses (docs/configuration.md).
 //! - The HTTP side needs no code of its own: `lambda_http::run(handler::router(state))` (bin
 //!   `handler-lambda`); bins `executor-lambda` and `ws-lambda` are as thin.
@@ -10,6 +14,8 @@
 //!   broadcaster posting to its connections; its DynamoDB table uses `crewship_aws`'s item
 //!   helpers.
 
+pub mod access;
 pub mod env;
+pub mod event;
 pub mod sqs;
 pub mod ws;

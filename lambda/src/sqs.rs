@@ -53,7 +53,9 @@ async fn handle_record(executor: &Executor, record: SqsMessage, stop: Cancellati
         receive_count,
     };
     match executor.handle(delivery, stop).await {
-        // Over a concurrency cap: the visibility was shortened, so it comes back soon.
+        // Over a concurrency cap: the message was hidden for the run's delay (or replaced by a
+        // fresh copy before maxReceiveCount); reported as a failure so that the event source
+        // does not delete it.
         Ok(Outcome::Deferred { .. }) => false,
         Ok(_) => true,
         Err(e) => {

@@ -277,6 +277,20 @@ pub static KEYS: &[Key] = &[
         "Longest long-poll wait for a queue message, in seconds (SQS allows up to 20).",
     ),
     key(
+        "executor.max_receives",
+        "CREWSHIP_MAX_RECEIVES",
+        Int,
+        EXECUTING,
+        "The run queue's maxReceiveCount: a run waiting on a cap gets a fresh message before it.",
+    ),
+    key(
+        "executor.requeue_after_secs",
+        "CREWSHIP_REQUEUE_AFTER_SECS",
+        Int,
+        EXECUTING,
+        "Age in seconds at which the sweep gives a QUEUED run one fresh queue message.",
+    ),
+    key(
         "executor.work_dir",
         "CREWSHIP_WORK_DIR",
         Text,
@@ -444,6 +458,13 @@ pub static KEYS: &[Key] = &[
         Bool,
         CLOUD,
         "Store agent records unsealed when no key is set (experiments only).",
+    ),
+    key(
+        "store.retention_days",
+        "CREWSHIP_RETENTION_DAYS",
+        Int,
+        CLOUD,
+        "Days after its creation when DynamoDB expires a run and its logs (TTL); match the bucket's lifecycle.",
     ),
     key(
         "queue.backend",

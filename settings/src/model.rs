@@ -57,6 +57,8 @@ pub struct Executor {
     pub lease_ms: u64,
     pub heartbeat_ms: u64,
     pub poll_wait_secs: u64,
+    pub max_receives: u32,
+    pub requeue_after_secs: u64,
     pub work_dir: Option<PathBuf>,
     pub runtime: RuntimeKind,
     pub keeper_url: Option<String>,
@@ -97,6 +99,7 @@ pub struct Store {
     pub payload_bucket: Option<String>,
     pub secrets_key: Option<Secret>,
     pub allow_plaintext_secrets: bool,
+    pub retention_days: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

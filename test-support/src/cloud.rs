@@ -31,6 +31,7 @@ impl Cloud {
                 tables: self.tables.clone(),
                 bucket: self.bucket.clone(),
                 sealing: Sealing::from_base64_key(&test_key()).unwrap(),
+                retention: time::Duration::days(90),
             },
             queue: QueueBackend::Sqs {
                 url: self.queue.queue.clone(),

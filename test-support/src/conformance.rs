@@ -16,7 +16,7 @@ use crewship_core::registry::AgentScope;
 use crewship_core::run::{AuthScheme, Lease, NewRun, Run, RunStatus, TriggerType};
 
 use crate::AgentBuilder;
-use crewship_core::store::{Reservation, RunFilter, StoreError};
+use crewship_core::store::{LeaseRenewal, Reservation, RunFilter, StoreError};
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
@@ -38,6 +38,9 @@ macro_rules! conformance_suite {
             counts_by_status,
             logs_keep_seq_order_and_honour_after,
             expired_leases_lists_only_running_runs_past_their_lease,
+            queued_runs_are_listed_by_creation_time_while_queued,
+            lease_renewals_write_the_lease_only_while_the_owner_holds_it,
+            delayed_messages_are_fresh_and_hidden_until_their_delay,
             unacked_messages_redeliver_after_the_visibility_timeout,
             acked_messages_are_gone,
             extended_messages_stay_hidden,
@@ -440,7 +443,7 @@ pub async fn counts_by_status(ports: &Ports) {
     );
 }
 
-fn entry(run: &RunId, agent: &AgentId, seq: u64) -> LogEntry {
+pub fn entry(run: &RunId, agent: &AgentId, seq: u64) -> LogEntry {
     LogEntry {
         run_id: run.clone(),
         agent_id: agent.clone(),
@@ -560,7 +563,134 @@ pub async fn expired_leases_lists_only_running_runs_past_their_lease(ports: &Por
     assert!(ports.runs.expired_leases(t(50)).await.unwrap().is_empty());
 }
 
+pub async fn queued_runs_are_listed_by_creation_time_while_queued(ports: &Ports) {
+    let a = agent("agent-a");
+    let mut runs = Vec::new();
+    for age in [30, 20, 10] {
+        let mut run = new_run(&a, "{}");
+        run.created_at = t(-age);
+        ports.runs.create(&run).await.unwrap();
+        runs.push(run);
+    }
+    let ids = |runs: Vec<Run>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    // Oldest first; `to` is exclusive.
+    assert_eq!(
+        ids(ports
+            .runs
+            .queued_created_between(t(-30), t(-10))
+            .await
+            .unwrap()),
+        [runs[0].id.clone(), runs[1].id.clone()]
+    );
+    assert!(
+        ports
+            .runs
+            .queued_created_between(t(-9), t(100))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A run that left QUEUED is no longer listed.
+    claim(ports, &mut runs[1], t(100)).await;
+    assert_eq!(
+        ids(ports
+            .runs
+            .queued_created_between(t(-60), t(0))
+            .await
+            .unwrap()),
+        [runs[0].id.clone(), runs[2].id.clone()]
+    );
+}
+
+pub async fn lease_renewals_write_the_lease_only_while_the_owner_holds_it(ports: &Ports) {
+    let a = agent("agent-a");
+    let mut run = new_run(&a, r#"{"keep":1.50}"#);
+    ports.runs.create(&run).await.unwrap();
+    claim(ports, &mut run, t(10)).await;
+    let renewed = Lease {
+        owner: "executor-a".into(),
+        expires_at: t(40),
+    };
+    assert_eq!(
+        ports.runs.renew_lease(&run.id, &renewed).await.unwrap(),
+        LeaseRenewal::Renewed {
+            cancel_requested: false
+        }
+    );
+    let read = ports.runs.get(&run.id).await.unwrap().unwrap();
+    assert_eq!(read.lease.as_ref(), Some(&renewed));
+    assert!(read.version > run.version, "a renewal bumps the version");
+    assert_eq!(read.payload.get(), r#"{"keep":1.50}"#);
+    assert_eq!(read.status, RunStatus::Running);
+    // No longer expired at t(20); a stale writer's conditional update loses.
+    assert!(ports.runs.expired_leases(t(20)).await.unwrap().is_empty());
+    assert!(matches!(
+        ports
+            .runs
+            .update(&mut run.clone(), RunStatus::Running)
+            .await,
+        Err(StoreError::Conflict { .. })
+    ));
+    // A cancel request comes back with the next renewal.
+    let mut cancelled = read.clone();
+    cancelled.cancel_requested = true;
+    ports
+        .runs
+        .update(&mut cancelled, RunStatus::Running)
+        .await
+        .unwrap();
+    assert_eq!(
+        ports.runs.renew_lease(&run.id, &renewed).await.unwrap(),
+        LeaseRenewal::Renewed {
+            cancel_requested: true
+        }
+    );
+    // Another owner, or a finished run: lost.
+    let other = Lease {
+        owner: "executor-b".into(),
+        expires_at: t(60),
+    };
+    assert_eq!(
+        ports.runs.renew_lease(&run.id, &other).await.unwrap(),
+        LeaseRenewal::Lost
+    );
+    let mut done = ports.runs.get(&run.id).await.unwrap().unwrap();
+    finish(ports, &mut done, RunStatus::Completed).await;
+    assert_eq!(
+        ports.runs.renew_lease(&run.id, &renewed).await.unwrap(),
+        LeaseRenewal::Lost
+    );
+}
+
 const WAIT: Duration = Duration::from_secs(4);
+
+pub async fn delayed_messages_are_fresh_and_hidden_until_their_delay(ports: &Ports) {
+    let run = RunId::generate();
+    ports
+        .queue
+        .send_delayed(&run, Duration::from_secs(3))
+        .await
+        .unwrap();
+    assert!(
+        ports
+            .queue
+            .receive(1, Duration::from_secs(1))
+            .await
+            .unwrap()
+            .is_empty(),
+        "delivered before its delay"
+    );
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        got = ports.queue.receive(1, WAIT).await.unwrap();
+        if !got.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(got.len(), 1, "delivered after its delay");
+    assert_eq!((got[0].run_id.clone(), got[0].receive_count), (run, 1));
+    ports.queue.ack(&got[0].receipt).await.unwrap();
+}
 
 pub async fn unacked_messages_redeliver_after_the_visibility_timeout(ports: &Ports) {
     let run = RunId::generate();

@@ -7,6 +7,7 @@
 //! - [`retention`]: the retention sweep's behaviour, run over memory and SQLite.
 //! - [`fixture`]: the secret and tokens of the shared fixture.
 //! - [`procs`]: processes found by an environment marker; whether bubblewrap is there.
+//! - [`run`]: [`queued_run`](run::queued_run), a QUEUED run as the trigger path makes it.
 //! - [`ws_conformance`]: the WebSocket protocol's conformance suite, run by every transport.
 //! - [`moto`] (feature `moto`): a pinned moto server for the AWS adapters' tests.
 //! - [`cloud`] (feature `aws`): fresh, uniquely named tables, queues and bucket on that server.
@@ -21,6 +22,8 @@ pub mod fixture;
 pub mod moto;
 pub mod procs;
 pub mod retention;
+pub mod run;
 pub mod ws_conformance;
 
 pub use agent::AgentBuilder;
+pub use run::queued_run;

@@ -18,6 +18,10 @@ pub const INLINE_PAYLOAD_LIMIT: usize = 256 * 1024;
 /// The value of the sparse `leased` attribute (partition key of `by_lease`).
 pub const LEASED: &str = "RUNNING";
 
+/// The value of the sparse `queued` attribute (partition key of `by_queued`), present only
+/// while the run is QUEUED; the index's range key is `created_ms`.
+pub const QUEUED: &str = "QUEUED";
+
 pub fn agent_status(run: &Run) -> String {
     format!("{}#{}", run.agent_id, run.status)
 }
@@ -46,6 +50,9 @@ pub fn mutable_attributes(
             aws_sdk_dynamodb::types::AttributeValue::Bool(run.cancel_requested),
         ),
     ];
+    if run.status == RunStatus::Queued {
+        attrs.push(("queued", s(QUEUED)));
+    }
     if let Some(lease) = &run.lease {
         attrs.push(("lease_owner", s(lease.owner.clone())));
         attrs.push(("lease_expires", n(epoch_ms(lease.expires_at))));
@@ -58,15 +65,20 @@ pub fn mutable_attributes(
 
 /// The attributes absent in this state (removed on update).
 pub fn absent_attributes(run: &Run) -> Vec<&'static str> {
-    match (&run.lease, run.status) {
+    let mut absent = match (&run.lease, run.status) {
         (None, _) => vec!["lease_owner", "lease_expires", "leased"],
         (Some(_), RunStatus::Running) => vec![],
         (Some(_), _) => vec!["leased"],
+    };
+    if run.status != RunStatus::Queued {
+        absent.push("queued");
     }
+    absent
 }
 
-/// The whole item of a new run, with the payload inline or as `payload_ref`.
-pub fn new_item(run: &Run, payload_ref: Option<&str>) -> Item {
+/// The whole item of a new run, with the payload inline or as `payload_ref`, and the TTL
+/// attribute `expires_at` (epoch seconds) when it expires.
+pub fn new_item(run: &Run, payload_ref: Option<&str>, expires_at: Option<OffsetDateTime>) -> Item {
     let mut item: Item = mutable_attributes(run, run.version)
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -74,6 +86,10 @@ pub fn new_item(run: &Run, payload_ref: Option<&str>) -> Item {
     item.insert("id".into(), s(run.id.as_str()));
     item.insert("agent_id".into(), s(run.agent_id.as_str()));
     item.insert("trigger".into(), s(run.trigger_type.as_str()));
+    item.insert("created_ms".into(), n(epoch_ms(run.created_at)));
+    if let Some(at) = expires_at {
+        item.insert("expires_at".into(), n(at.unix_timestamp()));
+    }
     match payload_ref {
         Some(key) => item.insert("payload_ref".into(), s(key)),
         None => item.insert("payload".into(), s(run.payload.get())),

@@ -6,6 +6,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use crewship_core::log::LogEntry;
 use crewship_core::logs::{LogError, LogQuery, LogSink};
+use time::OffsetDateTime;
 
 use super::{Item, get_s, n, s};
 use crate::boxed;
@@ -19,14 +20,16 @@ const ATTEMPTS: usize = 8;
 pub struct DynamoLogs {
     client: Client,
     table: String,
+    /// A line expires (TTL attribute `expires_at`) this long after it was written.
+    retention: Option<time::Duration>,
 }
 
 fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> LogError {
     LogError::Unavailable(boxed(e))
 }
 
-fn entry_item(entry: &LogEntry) -> Item {
-    [
+fn entry_item(entry: &LogEntry, expires_at: Option<OffsetDateTime>) -> Item {
+    let mut item: Item = [
         ("run_id", s(entry.run_id.as_str())),
         ("seq", n(entry.seq)),
         ("agent_id", s(entry.agent_id.as_str())),
@@ -41,7 +44,11 @@ fn entry_item(entry: &LogEntry) -> Item {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
-    .collect()
+    .collect();
+    if let Some(at) = expires_at {
+        item.insert("expires_at".into(), n(at.unix_timestamp()));
+    }
+    item
 }
 
 fn entry_from(item: &Item) -> Result<LogEntry, LogError> {
@@ -54,7 +61,15 @@ impl DynamoLogs {
         Self {
             client,
             table: table.into(),
+            retention: None,
         }
+    }
+
+    /// Lines expire `retention` after they were written (`store.retention_days`): with their
+    /// run, which expires that long after its creation, up to a run's deadline apart.
+    pub fn with_retention(mut self, retention: time::Duration) -> Self {
+        self.retention = Some(retention);
+        self
     }
 }
 
@@ -68,7 +83,7 @@ impl LogSink for DynamoLogs {
                 .iter()
                 .map(|e| {
                     let put = PutRequest::builder()
-                        .set_item(Some(entry_item(e)))
+                        .set_item(Some(entry_item(e, self.retention.map(|r| e.ts + r))))
                         .build()
                         .map_err(unavailable)?;
                     Ok(WriteRequest::builder().put_request(put).build())

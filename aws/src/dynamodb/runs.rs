@@ -3,13 +3,15 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::Select;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::types::{ReturnValue, Select};
 use crewship_core::ids::{AgentId, RunId};
-use crewship_core::run::{Run, RunStatus};
-use crewship_core::store::{Page, RunFilter, RunStore, StoreError};
+use crewship_core::run::{Lease, Run, RunStatus};
+use crewship_core::store::{LeaseRenewal, Page, RunFilter, RunStore, StoreError};
+use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
-use super::item::{self, LEASED, StoredPayload};
+use super::item::{self, LEASED, QUEUED, StoredPayload};
 use super::{Item, cursor, epoch_ms, n, s};
 use crate::boxed;
 use crate::payloads::S3Payloads;
@@ -22,6 +24,8 @@ pub struct DynamoRunStore {
     client: Client,
     table: String,
     payloads: S3Payloads,
+    /// A run expires (TTL attribute `expires_at`) this long after its creation.
+    retention: Option<time::Duration>,
 }
 
 fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
@@ -34,15 +38,35 @@ impl DynamoRunStore {
             client,
             table: table.into(),
             payloads,
+            retention: None,
         }
     }
 
+    /// Runs expire `retention` after their creation (`store.retention_days`).
+    pub fn with_retention(mut self, retention: time::Duration) -> Self {
+        self.retention = Some(retention);
+        self
+    }
+
+    /// The run of an item. A payload object that is gone degrades this run's `payload` to
+    /// `null` with `payload_missing`, so one lost object never fails a whole listing.
     async fn decode(&self, item: &Item) -> Result<Run, StoreError> {
-        let payload = match item::stored_payload(item).map_err(unavailable)? {
-            StoredPayload::Inline(raw) => raw,
-            StoredPayload::External(key) => self.payloads.get(&key).await?,
+        let (payload, missing) = match item::stored_payload(item).map_err(unavailable)? {
+            StoredPayload::Inline(raw) => (raw, false),
+            StoredPayload::External(key) => match self.payloads.get(&key).await? {
+                Some(raw) => (raw, false),
+                None => (
+                    RawValue::from_string("null".into()).expect("valid JSON"),
+                    true,
+                ),
+            },
         };
-        item::run_from_item(item, &payload).map_err(unavailable)
+        let mut run = item::run_from_item(item, &payload).map_err(unavailable)?;
+        if missing {
+            tracing::warn!(run_id = %run.id, "payload object missing; the run is shown without it");
+            run.payload_missing = true;
+        }
+        Ok(run)
     }
 
     async fn current_status(&self, id: &RunId) -> Result<RunStatus, StoreError> {
@@ -66,7 +90,11 @@ impl RunStore for DynamoRunStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item::new_item(run, payload_ref.as_deref())))
+            .set_item(Some(item::new_item(
+                run,
+                payload_ref.as_deref(),
+                self.retention.map(|r| run.created_at + r),
+            )))
             .condition_expression("attribute_not_exists(id)")
             .send()
             .await;
@@ -148,6 +176,53 @@ impl RunStore for DynamoRunStore {
                     id: run.id.clone(),
                     current,
                 })
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// One `UpdateItem` of the lease attributes and the version, conditional on the run being
+    /// RUNNING under this owner. `cancel_requested` is read from the item it returns
+    /// (`ALL_NEW`: returned values cost no capacity; `UPDATED_NEW` leaves out an attribute the
+    /// write did not change).
+    #[tracing::instrument(skip(self, lease), fields(run_id = %id))]
+    async fn renew_lease(&self, id: &RunId, lease: &Lease) -> Result<LeaseRenewal, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", s(id.as_str()))
+            .condition_expression(
+                "attribute_exists(id) AND #status = :running AND lease_owner = :owner",
+            )
+            .update_expression(
+                "SET lease_expires = :expires, leased = :leased, #version = #version + :one",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":running", s(RunStatus::Running.as_str()))
+            .expression_attribute_values(":owner", s(lease.owner.clone()))
+            .expression_attribute_values(":expires", n(epoch_ms(lease.expires_at)))
+            .expression_attribute_values(":leased", s(LEASED))
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(LeaseRenewal::Renewed {
+                cancel_requested: out
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| a.get("cancel_requested"))
+                    .and_then(|v| v.as_bool().ok())
+                    .copied()
+                    .unwrap_or(false),
+            }),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(LeaseRenewal::Lost)
             }
             Err(e) => Err(unavailable(e)),
         }
@@ -250,32 +325,73 @@ impl RunStore for DynamoRunStore {
 
     #[tracing::instrument(skip(self))]
     async fn expired_leases(&self, now: OffsetDateTime) -> Result<Vec<Run>, StoreError> {
+        let request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("by_lease")
+            .key_condition_expression("leased = :leased AND lease_expires < :now")
+            .expression_attribute_values(":leased", s(LEASED))
+            .expression_attribute_values(":now", n(epoch_ms(now)));
         let mut runs = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name("by_lease")
-                .key_condition_expression("leased = :leased AND lease_expires < :now")
-                .expression_attribute_values(":leased", s(LEASED))
-                .expression_attribute_values(":now", n(epoch_ms(now)))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
+        for item in query_all(request).await? {
+            let run = self.decode(&item).await?;
+            // The index is eventually consistent: it may lag a transition.
+            if run.status == RunStatus::Running {
+                runs.push(run);
+            }
+        }
+        Ok(runs)
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn queued_created_between(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<Run>, StoreError> {
+        let request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("by_queued")
+            .key_condition_expression("queued = :queued AND created_ms BETWEEN :from AND :to")
+            .expression_attribute_values(":queued", s(QUEUED))
+            .expression_attribute_values(":from", n(epoch_ms(from)))
+            // BETWEEN is inclusive; the range is not.
+            .expression_attribute_values(":to", n(epoch_ms(to) - 1));
+        let mut runs = Vec::new();
+        for item in query_all(request).await? {
+            // A keys-only index, eventually consistent: the run is read for what it is now.
+            let id: RunId = super::get_s(&item, "id")
+                .map_err(unavailable)?
+                .parse()
                 .map_err(unavailable)?;
-            for item in out.items.unwrap_or_default() {
-                let run = self.decode(&item).await?;
-                // The index is eventually consistent: it may lag a transition.
-                if run.status == RunStatus::Running {
-                    runs.push(run);
-                }
+            if let Some(run) = self.get(&id).await?
+                && run.status == RunStatus::Queued
+            {
+                runs.push(run);
             }
-            match out.last_evaluated_key {
-                Some(key) => start = Some(key),
-                None => return Ok(runs),
-            }
+        }
+        Ok(runs)
+    }
+}
+
+/// Every item a query matches, page after page.
+async fn query_all(request: QueryFluentBuilder) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let out = request
+            .clone()
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        items.extend(out.items.unwrap_or_default());
+        match out.last_evaluated_key {
+            Some(key) => start = Some(key),
+            None => return Ok(items),
         }
     }
 }

@@ -119,3 +119,91 @@ async fn messages_move_to_the_dead_letter_queue_after_max_receives() {
     let bodies: Vec<&str> = dlq.messages().iter().filter_map(|m| m.body()).collect();
     assert_eq!(bodies, [format!(r#"{{"v":"1","run_id":"{run}"}}"#)]);
 }
+
+#[tokio::test]
+async fn a_missing_payload_object_degrades_one_field_of_one_run() {
+    let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
+    let cloud = provision(&moto, 30, 5).await;
+    let ports = build_ports_with(&cloud.backends(), &cloud.sdk).ports;
+    let a = conformance::agent("agent-a");
+    let small = conformance::new_run(&a, r#"{"event":"small"}"#);
+    let big = conformance::new_run(&a, &format!(r#"{{"blob":"{}"}}"#, "y".repeat(300_000)));
+    ports.runs.create(&small).await.unwrap();
+    ports.runs.create(&big).await.unwrap();
+    // The bucket's lifecycle (or a person) removed the object before the run expired.
+    crewship_aws::config::s3_client(&cloud.sdk)
+        .delete_object()
+        .bucket(&cloud.bucket)
+        .key(format!("payloads/{}.json", big.id))
+        .send()
+        .await
+        .unwrap();
+
+    let read = ports.runs.get(&big.id).await.unwrap().unwrap();
+    assert!(read.payload_missing);
+    assert_eq!(read.payload.get(), "null");
+    let json = serde_json::to_value(&read).unwrap();
+    assert_eq!(json["payload"], serde_json::Value::Null);
+    assert_eq!(json["payload_missing"], true);
+    // The listing still answers, with the other run whole.
+    let page = ports
+        .runs
+        .list_by_agent(&a.id, &Default::default(), 10, None)
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 2);
+    let other = page.items.iter().find(|r| r.id == small.id).unwrap();
+    assert!(!other.payload_missing);
+    assert_eq!(other.payload.get(), r#"{"event":"small"}"#);
+    assert!(
+        serde_json::to_value(other)
+            .unwrap()
+            .get("payload_missing")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn runs_and_their_logs_carry_one_expiry() {
+    let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
+    let cloud = provision(&moto, 30, 5).await;
+    let ports = build_ports_with(&cloud.backends(), &cloud.sdk).ports;
+    let a = conformance::agent("agent-a");
+    let run = conformance::new_run(&a, "{}");
+    ports.runs.create(&run).await.unwrap();
+    let line = conformance::entry(&run.id, &a.id, 1);
+    ports
+        .logs
+        .append(std::slice::from_ref(&line))
+        .await
+        .unwrap();
+    let dynamo = aws_sdk_dynamodb::Client::new(&cloud.sdk);
+    let expiry = |table: String| {
+        let dynamo = dynamo.clone();
+        async move {
+            let items = dynamo
+                .scan()
+                .table_name(table)
+                .send()
+                .await
+                .unwrap()
+                .items
+                .unwrap();
+            items[0]["expires_at"]
+                .as_n()
+                .unwrap()
+                .parse::<i64>()
+                .unwrap()
+        }
+    };
+    // The test backends keep 90 days, as the template's default and the bucket's lifecycle.
+    let days_90 = 90 * 24 * 3600;
+    assert_eq!(
+        expiry(cloud.tables.runs.clone()).await,
+        run.created_at.unix_timestamp() + days_90
+    );
+    assert_eq!(
+        expiry(cloud.tables.logs.clone()).await,
+        line.ts.unix_timestamp() + days_90
+    );
+}

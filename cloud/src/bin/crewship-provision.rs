@@ -5,10 +5,12 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use crewship_aws::config::{Backends, aws_sdk_config, build_ports_with, s3_client};
 use crewship_aws::dynamodb::Tables;
 use crewship_aws::provision;
+use crewship_aws::sqs::SqsQueue;
+use crewship_cloud::dlq::{self, DlqAction};
 use crewship_core::agent::Agent;
 use crewship_settings::model::{QueueKind, StoreKind};
 use crewship_settings::{Bin, File, Flags, ForBin};
@@ -36,6 +38,21 @@ struct Args {
     /// CREWSHIP_SECRETS_KEY.
     #[arg(long = "agent")]
     agents: Vec<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Empties the dead-letter queue: `redrive` sends each QUEUED run back to the run queue
+    /// (CREWSHIP_QUEUE_URL), `fail` finishes each FAILED "queue message dead-lettered"
+    /// (docs/aws.md, runbook). Creates nothing.
+    Dlq {
+        action: DlqAction,
+        /// The dead-letter queue's URL (the stack's DeadLetterQueueUrl output).
+        #[arg(long)]
+        dlq_url: String,
+    },
 }
 
 #[tokio::main]
@@ -44,6 +61,16 @@ async fn main() -> anyhow::Result<()> {
     let mut settings = args.settings.load(File::None)?;
     crewship_cloud::init_tracing(settings.log.format);
     let sdk = aws_sdk_config().await;
+    if let Some(Command::Dlq { action, dlq_url }) = &args.command {
+        let ports = build_ports_with(&Backends::from_settings(&settings)?, &sdk).ports;
+        let dead = SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), dlq_url);
+        let report = dlq::drain(&dead, &ports, *action).await?;
+        println!(
+            "redriven {} failed {} settled {}",
+            report.redriven, report.failed, report.settled
+        );
+        return Ok(());
+    }
     let prefix = settings.store.table_prefix.clone();
     let tables = Tables::with_prefix(&prefix);
     let bucket = settings

@@ -7,4 +7,5 @@ use crewship_test_support::cloud as common;
 mod procs;
 
 mod cloud_path;
+mod dlq;
 mod settings;

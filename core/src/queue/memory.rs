@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::{Delivery, QueueError, RunQueue};
+use super::{Delivery, MAX_SEND_DELAY, QueueError, RunQueue};
 use crate::ids::RunId;
 
 pub struct MemoryQueue {
@@ -72,6 +72,25 @@ impl RunQueue for MemoryQueue {
     async fn send(&self, run: &RunId) -> Result<(), QueueError> {
         self.state.lock().unwrap().ready.push_back((run.clone(), 0));
         self.notify.notify_one();
+        Ok(())
+    }
+
+    async fn send_delayed(&self, run: &RunId, delay: Duration) -> Result<(), QueueError> {
+        // A delayed message is an invisible one that was never received: it becomes ready
+        // with receive count 0 when its delay has passed.
+        let mut state = self.state.lock().unwrap();
+        state.next_receipt += 1;
+        let receipt = format!("d{}", state.next_receipt);
+        state.in_flight.insert(
+            receipt,
+            InFlight {
+                run_id: run.clone(),
+                receive_count: 0,
+                visible_at: Instant::now() + delay.min(MAX_SEND_DELAY),
+            },
+        );
+        drop(state);
+        self.notify.notify_waiters();
         Ok(())
     }
 
@@ -195,6 +214,26 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_delayed_message_is_fresh_and_hidden_until_its_delay() {
+        let q = MemoryQueue::new(Duration::from_secs(30));
+        let run = id();
+        q.send_delayed(&run, Duration::from_secs(10)).await.unwrap();
+        assert_eq!(q.len(), 1);
+        assert!(
+            q.receive(1, Duration::from_secs(9))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let d = q
+            .receive(1, Duration::from_secs(2))
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!((d.run_id, d.receive_count), (run, 1));
     }
 
     #[tokio::test]

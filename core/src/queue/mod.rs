@@ -12,6 +12,9 @@ pub use memory::MemoryQueue;
 use crate::ids::RunId;
 use crate::store::BoxError;
 
+/// The longest delay a sent message can have (SQS `DelaySeconds`).
+pub const MAX_SEND_DELAY: Duration = Duration::from_secs(900);
+
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
     #[error("queue unavailable")]
@@ -41,6 +44,11 @@ pub struct Delivery {
 #[async_trait]
 pub trait RunQueue: Send + Sync {
     async fn send(&self, run: &RunId) -> Result<(), QueueError>;
+
+    /// Sends a fresh message (receive count 0) that no receive returns before `delay` has
+    /// passed. SQS caps the delay at 15 minutes ([`MAX_SEND_DELAY`]); longer ones are cut
+    /// to it.
+    async fn send_delayed(&self, run: &RunId, delay: Duration) -> Result<(), QueueError>;
 
     /// Up to `max` messages, waiting up to `wait` for the first one. Empty on timeout.
     async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Delivery>, QueueError>;

@@ -47,6 +47,15 @@ pub(super) fn insert(conn: &Connection, run: &RunId) -> Result<(), SqliteError> 
     Ok(())
 }
 
+/// Adds a message for `run` that becomes visible after `delay`, with receive count 0.
+fn insert_delayed(conn: &Connection, run: &RunId, delay: Duration) -> Result<(), SqliteError> {
+    conn.prepare_cached(
+        "INSERT INTO queue (run_id, receive_count, visible_at, receipt) VALUES (?1, 0, ?2, NULL)",
+    )?
+    .execute(params![run.as_str(), now_ms().saturating_add(ms(delay))])?;
+    Ok(())
+}
+
 /// Takes up to `max` visible messages, hiding each for `visibility`; also returns when the
 /// next hidden one becomes visible (ms), if any.
 fn take(
@@ -125,6 +134,18 @@ impl RunQueue for SqliteQueue {
             .write(move |conn| insert(conn, &run))
             .await
             .map_err(unavailable)?;
+        self.ring();
+        Ok(())
+    }
+
+    async fn send_delayed(&self, run: &RunId, delay: Duration) -> Result<(), QueueError> {
+        let run = run.clone();
+        let delay = delay.min(crate::queue::MAX_SEND_DELAY);
+        self.db
+            .write(move |conn| insert_delayed(conn, &run, delay))
+            .await
+            .map_err(unavailable)?;
+        // Receivers waiting now recompute when the next hidden message becomes visible.
         self.ring();
         Ok(())
     }

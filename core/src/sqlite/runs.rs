@@ -10,7 +10,7 @@ use super::cache::Cache;
 use super::{SqliteError, SqliteStore, from_nanos, nanos, unavailable};
 use crate::ids::{AgentId, RunId};
 use crate::run::{Lease, Run, RunStatus};
-use crate::store::{Page, RunFilter, RunStore, StoreError};
+use crate::store::{LeaseRenewal, Page, RunFilter, RunStore, StoreError};
 
 /// The columns [`from_row`] reads, in order.
 pub(super) const COLUMNS: &str =
@@ -199,6 +199,65 @@ impl RunStore for SqliteStore {
 
     async fn count_by_status(&self, agent: &AgentId, status: RunStatus) -> Result<u64, StoreError> {
         Ok(self.cache.count(agent, status))
+    }
+
+    async fn renew_lease(&self, id: &RunId, lease: &Lease) -> Result<LeaseRenewal, StoreError> {
+        let (id, lease) = (id.clone(), lease.clone());
+        self.db
+            .write(move |conn| {
+                // The lease columns and the version only: the run's document is not rewritten.
+                let renewed = conn
+                    .prepare_cached(
+                        "UPDATE runs SET lease_expires = ?3, version = version + 1
+                         WHERE id = ?1 AND status = 'RUNNING' AND lease_owner = ?2
+                         RETURNING cancel_requested",
+                    )?
+                    .query_row(
+                        params![id.as_str(), lease.owner.as_str(), nanos(lease.expires_at)],
+                        |r| r.get::<_, bool>(0),
+                    )
+                    .optional()?;
+                if let Some(cancel_requested) = renewed {
+                    return Ok(Ok(LeaseRenewal::Renewed { cancel_requested }));
+                }
+                let exists = conn
+                    .prepare_cached("SELECT 1 FROM runs WHERE id = ?1")?
+                    .query_row([id.as_str()], |_| Ok(()))
+                    .optional()?
+                    .is_some();
+                Ok(if exists {
+                    Ok(LeaseRenewal::Lost)
+                } else {
+                    Err(StoreError::NotFound(id.clone()))
+                })
+            })
+            .await
+            .map_err(unavailable)?
+    }
+
+    async fn queued_created_between(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<Run>, StoreError> {
+        self.db
+            .read(move |conn| {
+                // Run ids are time-ordered, so id order is creation order; the creation time
+                // itself is in the document. QUEUED runs are few: the scan stays small.
+                let sql = format!("SELECT {COLUMNS} FROM runs WHERE status = 'QUEUED' ORDER BY id");
+                let mut stmt = conn.prepare_cached(&sql)?;
+                let rows = stmt.query_map([], |row| Ok(from_row(row)))?;
+                let mut runs = Vec::new();
+                for run in rows {
+                    let run = run??;
+                    if run.created_at >= from && run.created_at < to {
+                        runs.push(run);
+                    }
+                }
+                Ok(runs)
+            })
+            .await
+            .map_err(unavailable)
     }
 
     async fn expired_leases(&self, now: OffsetDateTime) -> Result<Vec<Run>, StoreError> {

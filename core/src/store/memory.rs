@@ -8,10 +8,12 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::deliveries::Deliveries;
-use super::{ChatStore, DedupStore, Page, Reservation, RunFilter, RunStore, StoreError};
+use super::{
+    ChatStore, DedupStore, LeaseRenewal, Page, Reservation, RunFilter, RunStore, StoreError,
+};
 use super::{FastMap, FastSet};
 use crate::ids::{AgentId, RunId};
-use crate::run::{Run, RunStatus};
+use crate::run::{Lease, Run, RunStatus};
 
 #[derive(Default)]
 pub struct MemoryStore {
@@ -35,6 +37,9 @@ struct Inner {
     /// The RUNNING runs, for the lease sweep: a scan of every run held the lock for as long as
     /// the history was big.
     running: FastSet<RunId>,
+    /// The QUEUED runs, for the sweep's repair of runs without a queue message; ordered, as
+    /// run ids sort by creation time.
+    queued: BTreeSet<RunId>,
     /// Chat ids can come from payloads: SipHash here.
     chats: HashMap<String, String>,
 }
@@ -45,6 +50,11 @@ impl Inner {
             self.running.insert(run.clone());
         } else {
             self.running.remove(run);
+        }
+        if status == RunStatus::Queued {
+            self.queued.insert(run.clone());
+        } else {
+            self.queued.remove(run);
         }
     }
 }
@@ -154,6 +164,27 @@ impl RunStore for MemoryStore {
         Ok(())
     }
 
+    async fn renew_lease(&self, id: &RunId, lease: &Lease) -> Result<LeaseRenewal, StoreError> {
+        let mut inner = self.inner.lock().unwrap();
+        let stored = inner
+            .runs
+            .get_mut(id)
+            .ok_or_else(|| StoreError::NotFound(id.clone()))?;
+        let held = stored.status == RunStatus::Running
+            && stored
+                .lease
+                .as_ref()
+                .is_some_and(|l| l.owner == lease.owner);
+        if !held {
+            return Ok(LeaseRenewal::Lost);
+        }
+        stored.lease = Some(lease.clone());
+        stored.version += 1;
+        Ok(LeaseRenewal::Renewed {
+            cancel_requested: stored.cancel_requested,
+        })
+    }
+
     async fn list_by_agent(
         &self,
         agent: &AgentId,
@@ -205,6 +236,21 @@ impl RunStore for MemoryStore {
             .iter()
             .filter_map(|id| inner.runs.get(id))
             .filter(|r| r.lease.as_ref().is_some_and(|l| l.expires_at < now))
+            .map(|r| (**r).clone())
+            .collect())
+    }
+
+    async fn queued_created_between(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<Run>, StoreError> {
+        let inner = self.inner.lock().unwrap();
+        Ok(inner
+            .queued
+            .iter()
+            .filter_map(|id| inner.runs.get(id))
+            .filter(|r| r.created_at >= from && r.created_at < to)
             .map(|r| (**r).clone())
             .collect())
     }

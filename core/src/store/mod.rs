@@ -15,7 +15,7 @@ type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState
 type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
 use crate::ids::{AgentId, RunId};
-use crate::run::{Run, RunStatus, TriggerType};
+use crate::run::{Lease, Run, RunStatus, TriggerType};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -32,6 +32,16 @@ pub enum StoreError {
     BadCursor,
     #[error("run store unavailable")]
     Unavailable(#[source] BoxError),
+}
+
+/// The result of a lease renewal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseRenewal {
+    /// Renewed; whether someone asked for the run to be cancelled.
+    Renewed { cancel_requested: bool },
+    /// The run is no longer RUNNING under this owner (finished, swept as lost): its agent must
+    /// stop.
+    Lost,
 }
 
 /// Filters of the per-agent run listing.
@@ -74,8 +84,22 @@ pub trait RunStore: Send + Sync {
     /// How many of the agent's runs are in `status` now.
     async fn count_by_status(&self, agent: &AgentId, status: RunStatus) -> Result<u64, StoreError>;
 
+    /// Renews the lease of a RUNNING run that `lease.owner` holds, writing the lease fields
+    /// (and the version, bumped so that a writer who read the run before sees the renewal)
+    /// and nothing else: the heartbeat calls this every beat, and a whole-run write each time
+    /// would rewrite the run's document.
+    async fn renew_lease(&self, id: &RunId, lease: &Lease) -> Result<LeaseRenewal, StoreError>;
+
     /// RUNNING runs whose lease expired before `now`: their executor is gone.
     async fn expired_leases(&self, now: OffsetDateTime) -> Result<Vec<Run>, StoreError>;
+
+    /// QUEUED runs created at or after `from` and before `to`, oldest first: the sweep gives
+    /// each a fresh queue message as it reaches a certain age (`docs/executor.md`, Sweep).
+    async fn queued_created_between(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<Run>, StoreError>;
 }
 
 /// The outcome of a delivery reservation.

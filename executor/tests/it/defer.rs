@@ -1,18 +1,20 @@
-//! A run waiting on a concurrency cap keeps a queue message whose receive count stays low, so a
-//! dead-letter threshold (SQS `maxReceiveCount`) can never take a run that is only waiting.
+//! A run waiting on a concurrency cap keeps exactly one queue message, whose receive count stays
+//! under the dead-letter threshold (SQS `maxReceiveCount`, `executor.max_receives`), and which
+//! comes back later the longer the run has waited.
 
 use std::time::Duration;
 
+use crewship_core::agent::Agent;
+use crewship_core::ids::RunId;
 use crewship_core::run::{Lease, RunStatus};
-use executor::Outcome;
+use executor::{ExecutorConfig, Outcome};
 
 use crate::common::*;
 
-#[tokio::test]
-async fn a_run_deferred_again_and_again_never_accumulates_receives() {
+/// A harness whose `capped` agent's only slot is held by a run of another executor.
+async fn with_busy_agent(config: ExecutorConfig) -> (Harness, Agent) {
     let agent = script_agent("capped", "true");
-    let h = Harness::new(vec![agent.clone()], fast_config());
-    // Another run of the same agent holds its only slot.
+    let h = Harness::new(vec![agent.clone()], config);
     let busy_id = h.enqueue(&agent, "busy").await;
     let mut busy = h.run(&busy_id).await;
     busy.status = RunStatus::Running;
@@ -39,7 +41,25 @@ async fn a_run_deferred_again_and_again_never_accumulates_receives() {
         .ack(&busy_message[0].receipt)
         .await
         .unwrap();
+    (h, agent)
+}
 
+/// A QUEUED run created `age` ago, stored and sent.
+async fn enqueue_aged(h: &Harness, agent: &Agent, age: time::Duration) -> RunId {
+    let mut run = h.queued_run(agent, "waiting");
+    run.created_at -= age;
+    h.memory.ports.runs.create(&run).await.unwrap();
+    h.memory.ports.queue.send(&run.id).await.unwrap();
+    run.id
+}
+
+#[tokio::test]
+async fn a_run_deferred_again_and_again_never_reaches_the_dead_letter_threshold() {
+    let config = ExecutorConfig {
+        max_receives: 3,
+        ..fast_config()
+    };
+    let (h, agent) = with_busy_agent(config).await;
     let waiting = h.enqueue(&agent, "waiting").await;
     let mut max_count = 0;
     for _ in 0..10 {
@@ -59,12 +79,51 @@ async fn a_run_deferred_again_and_again_never_accumulates_receives() {
             .await
             .unwrap();
         assert!(matches!(outcome, Outcome::Deferred { .. }), "{outcome:?}");
+        assert_eq!(h.memory.queue.len(), 1, "exactly one message for the run");
     }
-    assert!(max_count <= 2, "receive count grew to {max_count}");
-    assert_eq!(
-        h.memory.queue.len(),
-        1,
-        "exactly one message for the waiting run"
-    );
+    // The threshold is 3: received twice at most, then replaced by a fresh copy.
+    assert_eq!(max_count, 2, "receive count reached {max_count}");
     assert_eq!(h.run(&waiting).await.status, RunStatus::Queued);
+}
+
+#[tokio::test]
+async fn a_run_that_waited_long_is_offered_again_later() {
+    let config = ExecutorConfig {
+        defer: Duration::from_millis(100),
+        defer_max: Duration::from_secs(2),
+        ..fast_config()
+    };
+    let (h, agent) = with_busy_agent(config).await;
+    let queue = &h.memory.ports.queue;
+    // Waited 40 s: a quarter of it is 10 s, capped at `defer_max`, 2 s.
+    let old = enqueue_aged(&h, &agent, time::Duration::seconds(40)).await;
+    let delivery = queue.receive(1, Duration::ZERO).await.unwrap().remove(0);
+    let outcome = h.executor.handle(delivery, Default::default()).await;
+    assert!(
+        matches!(outcome, Ok(Outcome::Deferred { .. })),
+        "{outcome:?}"
+    );
+    assert!(
+        queue
+            .receive(1, Duration::from_millis(1500))
+            .await
+            .unwrap()
+            .is_empty(),
+        "offered again before the grown delay"
+    );
+    let again = queue.receive(1, Duration::from_secs(2)).await.unwrap();
+    assert_eq!(again[0].run_id, old);
+    // Just created: back after `defer`, 100 ms.
+    queue.ack(&again[0].receipt).await.unwrap();
+    let fresh = h.enqueue(&agent, "fresh").await;
+    let delivery = queue.receive(1, Duration::ZERO).await.unwrap().remove(0);
+    h.executor
+        .handle(delivery, Default::default())
+        .await
+        .unwrap();
+    let back = queue.receive(1, Duration::from_millis(600)).await.unwrap();
+    assert_eq!(
+        back[0].run_id, fresh,
+        "a fresh run waits the shortest delay"
+    );
 }

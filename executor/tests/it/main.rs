@@ -14,3 +14,4 @@ mod output;
 mod retention;
 mod runtime_conformance;
 mod sandbox_network;
+mod sweep;

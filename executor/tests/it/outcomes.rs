@@ -192,3 +192,22 @@ async fn agent_that_closes_its_output_but_keeps_running_still_meets_its_deadline
     h.executor.process_next().await.unwrap();
     assert_eq!(h.run(&id).await.status, RunStatus::Timeout);
 }
+
+#[tokio::test]
+async fn a_run_whose_payload_is_missing_fails_without_running_the_agent() {
+    let agent = script_agent("p", "touch ran");
+    let h = Harness::new(vec![agent.clone()], fast_config());
+    let mut run = h.queued_run(&agent, "lost-payload");
+    run.payload_missing = true;
+    h.memory.ports.runs.create(&run).await.unwrap();
+    h.memory.ports.queue.send(&run.id).await.unwrap();
+    h.executor.drain().await.unwrap();
+    let run = h.run(&run.id).await;
+    assert_eq!(run.status, RunStatus::Failed);
+    assert_eq!(
+        run.error_message.as_deref(),
+        Some(executor::PAYLOAD_MISSING)
+    );
+    assert!(!h.crew_dir().join("ran").exists(), "the agent ran");
+    assert!(h.memory.queue.is_empty());
+}

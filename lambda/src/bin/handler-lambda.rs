@@ -10,7 +10,9 @@ use handler::{AppState, HandlerConfig, Prerequisites};
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let sdk = aws_sdk_config().await;
-    let settings = Env::load(&sdk).await?.settings(Bin::HandlerLambda)?;
+    let settings = Env::load(&sdk, Bin::HandlerLambda)
+        .await?
+        .settings(Bin::HandlerLambda)?;
     init_tracing(settings.log.format);
     let built = build_ports_with(&Backends::from_settings(&settings)?, &sdk);
     let tokens = settings.tokens()?.into_iter().map(|t| t.token).collect();

@@ -22,7 +22,9 @@ use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let sdk = aws_sdk_config().await;
-    let settings = Env::load(&sdk).await?.settings(Bin::WsLambda)?;
+    let settings = Env::load(&sdk, Bin::WsLambda)
+        .await?
+        .settings(Bin::WsLambda)?;
     init_tracing(settings.log.format);
     // Both are checked at load for this binary.
     let table = settings

@@ -6,7 +6,9 @@
 mod ws_support;
 
 mod http_events;
+mod sqs_deferral;
 mod sqs_events;
+mod template_drift;
 mod ws_broadcaster;
 mod ws_conformance;
 mod ws_dynamo;

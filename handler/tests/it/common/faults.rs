@@ -8,8 +8,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use crewship_core::ids::{AgentId, RunId};
 use crewship_core::queue::{Delivery, QueueError, RunQueue};
-use crewship_core::run::{Run, RunStatus};
-use crewship_core::store::{Page, RunFilter, RunStore, StoreError};
+use crewship_core::run::{Lease, Run, RunStatus};
+use crewship_core::store::{LeaseRenewal, Page, RunFilter, RunStore, StoreError};
 use time::OffsetDateTime;
 
 use super::App;
@@ -68,6 +68,16 @@ impl RunStore for FaultyStore {
     async fn expired_leases(&self, now: OffsetDateTime) -> Result<Vec<Run>, StoreError> {
         self.inner.expired_leases(now).await
     }
+    async fn renew_lease(&self, id: &RunId, lease: &Lease) -> Result<LeaseRenewal, StoreError> {
+        self.inner.renew_lease(id, lease).await
+    }
+    async fn queued_created_between(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<Run>, StoreError> {
+        self.inner.queued_created_between(from, to).await
+    }
 }
 
 pub struct FaultyQueue {
@@ -82,6 +92,12 @@ impl RunQueue for FaultyQueue {
             return Err(QueueError::Unavailable(down()));
         }
         self.inner.send(run).await
+    }
+    async fn send_delayed(&self, run: &RunId, delay: Duration) -> Result<(), QueueError> {
+        if self.faults.queue_send_fails.load(Ordering::SeqCst) {
+            return Err(QueueError::Unavailable(down()));
+        }
+        self.inner.send_delayed(run, delay).await
     }
     async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Delivery>, QueueError> {
         self.inner.receive(max, wait).await
