@@ -17,9 +17,10 @@ mod trigger;
 
 use clap::{Parser, Subcommand};
 
-/// mimalloc gives freed memory back to the system: after a burst of 100,000 runs has finished
-/// and the retention sweep has deleted them, the runner shrinks from 219 to 61 MiB, where the
-/// system allocator kept its high-water mark (187 MiB) for good (docs/performance.md, memory).
+/// mimalloc (without transparent huge pages, which only inflated its resident memory) gives
+/// freed memory back to the system: after a burst of 100,000 runs has finished and the
+/// retention sweep has deleted them, the runner shrinks from 205 to 28 MiB, where the system
+/// allocator kept its high-water mark (187 MiB) for good (docs/performance.md, memory).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -56,10 +56,7 @@ impl AgentRegistry for MemoryRegistry {
             .read()
             .unwrap()
             .values()
-            .filter(|a| match scope {
-                AgentScope::Workspace(w) => &a.workspace_id == w,
-                AgentScope::Crew(c) => &a.crew_id == c,
-            })
+            .filter(|a| scope.contains(a))
             .cloned()
             .collect())
     }

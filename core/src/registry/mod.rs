@@ -23,6 +23,16 @@ pub enum AgentScope {
     Crew(CrewId),
 }
 
+impl AgentScope {
+    /// Whether `agent` is in the scope (for adapters that filter in memory).
+    pub fn contains(&self, agent: &Agent) -> bool {
+        match self {
+            Self::Workspace(w) => &agent.workspace_id == w,
+            Self::Crew(c) => &agent.crew_id == c,
+        }
+    }
+}
+
 #[async_trait]
 pub trait AgentRegistry: Send + Sync {
     /// `None` when the agent does not exist (or was deleted).

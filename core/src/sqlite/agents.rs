@@ -126,10 +126,7 @@ impl AgentRegistry for SqliteStore {
         let agents = self.cache.agents.read().unwrap();
         Ok(agents
             .values()
-            .filter(|a| match scope {
-                AgentScope::Workspace(w) => &a.workspace_id == w,
-                AgentScope::Crew(c) => &a.crew_id == c,
-            })
+            .filter(|a| scope.contains(a))
             .cloned()
             .collect())
     }

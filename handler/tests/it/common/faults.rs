@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use crewship_core::ids::{AgentId, RunId};
+use crewship_core::intake::SeparateIntake;
 use crewship_core::queue::{Delivery, QueueError, RunQueue};
 use crewship_core::run::{Lease, Run, RunStatus};
 use crewship_core::store::{LeaseRenewal, Page, RunFilter, RunStore, StoreError};
@@ -125,6 +126,13 @@ pub fn faulty_app() -> (App, Arc<Faults>) {
                 inner: ports.queue.clone(),
                 faults: faults.clone(),
             });
+            // The intake writes through the faulty store and queue, as it does through the
+            // real ones: in memory those are two writes.
+            ports.intake = Arc::new(SeparateIntake::new(
+                ports.runs.clone(),
+                ports.queue.clone(),
+                ports.clock.clone(),
+            ));
         },
     );
     (app, faults)
