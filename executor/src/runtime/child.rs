@@ -21,7 +21,7 @@ use tokio::process::Command;
 use tokio::sync::{mpsc, watch};
 
 use super::guard::Guard;
-use super::lines::LineReader;
+use super::lines::forward;
 
 /// Why a local child could not be started or followed; the runtime error's source.
 #[derive(Debug, thiserror::Error)]
@@ -141,20 +141,6 @@ pub(super) fn spawn(launch: Launch) -> Result<Box<dyn Execution>, RuntimeError> 
 enum Pipe {
     Out(tokio::process::ChildStdout),
     Err(tokio::process::ChildStderr),
-}
-
-async fn forward<R: tokio::io::AsyncRead + Unpin>(
-    reader: R,
-    stream: Stream,
-    tx: &mpsc::Sender<Result<OutputLine, RuntimeError>>,
-) -> std::io::Result<()> {
-    let mut lines = LineReader::new(reader);
-    while let Some(content) = lines.next_line().await? {
-        if tx.send(Ok(OutputLine { stream, content })).await.is_err() {
-            break;
-        }
-    }
-    Ok(())
 }
 
 /// `Arc`: the report is read through a `watch` channel, which clones it.
