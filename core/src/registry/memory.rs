@@ -65,30 +65,9 @@ impl AgentRegistry for MemoryRegistry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::Adapter;
-    use crate::secret::Secret;
 
     fn agent(secret: &str) -> Agent {
-        Agent {
-            id: "a".parse().unwrap(),
-            crew_id: "c".parse().unwrap(),
-            workspace_id: "w".parse().unwrap(),
-            name: "a".into(),
-            adapter: Adapter::Command,
-            command: vec!["true".into()],
-            model: None,
-            env: Default::default(),
-            webhook_secret: Some(Secret::new(secret)),
-            previous_secret: None,
-            require_timestamp: false,
-            timeout_secs: None,
-            rate_limit_per_min: 1,
-            max_queued_runs: 1,
-            max_concurrent_runs: 1,
-            isolation: Default::default(),
-            sources: Vec::new(),
-            min_auth_strength: Default::default(),
-        }
+        Agent::for_tests(secret)
     }
 
     #[tokio::test]

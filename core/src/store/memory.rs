@@ -299,33 +299,16 @@ impl ChatStore for MemoryStore {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
-    use crate::agent::{Adapter, Agent};
+    use crate::agent::Agent;
     use crate::run::{AuthScheme, NewRun};
 
     fn agent(id: &str) -> Agent {
-        Agent {
-            id: id.parse().unwrap(),
-            crew_id: "c".parse().unwrap(),
-            workspace_id: "w".parse().unwrap(),
-            name: id.into(),
-            adapter: Adapter::Command,
-            command: vec![],
-            model: None,
-            env: BTreeMap::new(),
-            webhook_secret: None,
-            previous_secret: None,
-            require_timestamp: false,
-            timeout_secs: None,
-            rate_limit_per_min: 1,
-            max_queued_runs: 1,
-            max_concurrent_runs: 1,
-            isolation: Default::default(),
-            sources: Vec::new(),
-            min_auth_strength: Default::default(),
-        }
+        let mut agent = Agent::for_tests("");
+        agent.id = id.parse().unwrap();
+        agent.name = id.into();
+        agent.webhook_secret = None;
+        agent
     }
 
     fn queued(agent: &Agent) -> Run {
