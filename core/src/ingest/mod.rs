@@ -29,7 +29,7 @@ use crate::intake::IntakeError;
 use crate::payload::Payload;
 use crate::ports::Ports;
 use crate::run::{AuthScheme, NewRun, Run};
-use crate::sources::origin::{self, OriginError, SenderEvents, Special};
+use crate::sources::origin::{self, OriginError, Reading, SenderEvents};
 use crate::store::Reservation;
 
 pub use admission::{Quota, QuotaGuard, RateLimiter};
@@ -131,13 +131,13 @@ pub async fn accept(
                 tolerance_secs: origin::LINEAR_TOLERANCE_SECS as u64,
             }));
         }
-        Ok(Some((_, Some(Special::SlackChallenge(challenge))))) => {
+        Ok(Some(Reading::SlackChallenge(challenge))) => {
             return Ok(Accepted {
                 outcome: Outcome::Challenge(challenge),
                 legacy_secret,
             });
         }
-        Ok(Some((origin, None))) => {
+        Ok(Some(Reading::Run(origin))) => {
             payload.event = origin.event;
             payload.source = origin.source;
             delivery_id = delivery_id.or(origin.delivery_id);

@@ -17,10 +17,11 @@ pub struct Origin {
     pub delivery_id: Option<String>,
 }
 
-/// What a sender-verified body must answer at once instead of becoming a run.
+/// What a sender-verified body is: a run from `Origin`, or a request answered at once.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Special {
-    /// Slack's `url_verification`: answered `200` with its challenge.
+pub enum Reading {
+    Run(Origin),
+    /// Slack's `url_verification`: answered `200` with its challenge, no run.
     SlackChallenge(String),
 }
 
@@ -67,7 +68,7 @@ pub fn of(
     body: &str,
     headers: SenderEvents<'_>,
     now: OffsetDateTime,
-) -> Result<Option<(Origin, Option<Special>)>, OriginError> {
+) -> Result<Option<Reading>, OriginError> {
     let fields: Fields = serde_json::from_str(body).unwrap_or_default();
     let origin = |event: Option<String>, source: &str, delivery_id: Option<String>| Origin {
         event: event
@@ -77,25 +78,21 @@ pub fn of(
         delivery_id,
     };
     let alert = |status: &Option<String>| status.as_ref().map(|s| format!("alert.{s}"));
-    Ok(Some(match scheme {
-        AuthScheme::Stripe => (origin(fields.kind, "stripe", fields.id), None),
+    Ok(Some(Reading::Run(match scheme {
+        AuthScheme::Stripe => origin(fields.kind, "stripe", fields.id),
         AuthScheme::Slack => {
             if fields.kind.as_deref() == Some("url_verification") {
-                let challenge = fields.challenge.clone().unwrap_or_default();
-                let special = Some(Special::SlackChallenge(challenge));
-                return Ok(Some((origin(fields.kind, "slack", None), special)));
+                let challenge = fields.challenge.unwrap_or_default();
+                return Ok(Some(Reading::SlackChallenge(challenge)));
             }
             let event = fields.event.and_then(|e| e.kind).or(fields.kind);
-            (origin(event, "slack", fields.event_id), None)
+            origin(event, "slack", fields.event_id)
         }
-        AuthScheme::Svix => (origin(fields.kind, "svix", None), None),
+        AuthScheme::Svix => origin(fields.kind, "svix", None),
         AuthScheme::Grafana | AuthScheme::GrafanaTimestamp => {
-            (origin(alert(&fields.status), "grafana", None), None)
+            origin(alert(&fields.status), "grafana", None)
         }
-        AuthScheme::Shopify => (
-            origin(headers.shopify_topic.map(str::to_owned), "shopify", None),
-            None,
-        ),
+        AuthScheme::Shopify => origin(headers.shopify_topic.map(str::to_owned), "shopify", None),
         AuthScheme::Linear => {
             let fresh = fields.webhook_timestamp.is_some_and(|ms| {
                 (now.unix_timestamp() - ms.div_euclid(1000)).abs() <= LINEAR_TOLERANCE_SECS
@@ -107,18 +104,15 @@ pub fn of(
                 (Some(kind), Some(action)) => Some(format!("{kind}.{action}")),
                 (kind, _) => kind,
             };
-            (origin(event, "linear", fields.webhook_id), None)
+            origin(event, "linear", fields.webhook_id)
         }
-        AuthScheme::GitLab => (
-            origin(headers.gitlab_event.map(str::to_owned), "gitlab", None),
-            None,
-        ),
+        AuthScheme::GitLab => origin(headers.gitlab_event.map(str::to_owned), "gitlab", None),
         // Alertmanager can only send a static bearer token: its alerts read as Grafana's.
         AuthScheme::Bearer if fields.alerts.is_some() && fields.status.is_some() => {
-            (origin(alert(&fields.status), "alertmanager", None), None)
+            origin(alert(&fields.status), "alertmanager", None)
         }
         _ => return Ok(None),
-    }))
+    })))
 }
 
 /// The sender headers an origin reads.
@@ -133,15 +127,15 @@ mod tests {
     use super::*;
 
     fn origin_of(scheme: AuthScheme, body: &str) -> Origin {
-        of(
-            scheme,
-            body,
-            SenderEvents::default(),
-            OffsetDateTime::UNIX_EPOCH,
-        )
-        .unwrap()
-        .unwrap()
-        .0
+        let at = OffsetDateTime::UNIX_EPOCH;
+        run(of(scheme, body, SenderEvents::default(), at))
+    }
+
+    fn run(read: Result<Option<Reading>, OriginError>) -> Origin {
+        match read {
+            Ok(Some(Reading::Run(origin))) => origin,
+            other => panic!("not a run: {other:?}"),
+        }
     }
 
     #[test]
@@ -184,8 +178,12 @@ mod tests {
         };
         let now = OffsetDateTime::UNIX_EPOCH + time::Duration::days(1);
         let ms = now.unix_timestamp() * 1000;
-        let fresh = of(AuthScheme::Linear, &body(ms), SenderEvents::default(), now).unwrap();
-        let origin = fresh.unwrap().0;
+        let origin = run(of(
+            AuthScheme::Linear,
+            &body(ms),
+            SenderEvents::default(),
+            now,
+        ));
         assert_eq!(
             (origin.event.as_str(), origin.delivery_id.as_deref()),
             ("Issue.create", Some("w1"))
@@ -207,9 +205,8 @@ mod tests {
             SenderEvents::default(),
             OffsetDateTime::UNIX_EPOCH,
         )
-        .unwrap()
         .unwrap();
-        assert_eq!(got.1, Some(Special::SlackChallenge("3eZbrw1a".into())));
+        assert_eq!(got, Some(Reading::SlackChallenge("3eZbrw1a".into())));
         let own = of(
             AuthScheme::Signature,
             "{}",
