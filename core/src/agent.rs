@@ -62,7 +62,7 @@ pub struct Agent {
     /// The confinement the agent asks of its runtime (`docs/runtimes.md`).
     #[serde(default)]
     pub isolation: Isolation,
-    /// More senders the agent takes requests from, each with its own secret (`docs/senders.md`).
+    /// More senders the agent takes requests from, each with its own secret (`docs/senders/`).
     #[serde(default)]
     pub sources: Vec<Source>,
     /// The weakest authentication a request may use (`docs/security.md`).

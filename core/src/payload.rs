@@ -91,7 +91,7 @@ impl Payload {
         Self::parse_as(body, hints, max_depth, true)
     }
 
-    /// [`Payload::parse`], with `envelope = false` for a sender's own body (docs/senders.md):
+    /// [`Payload::parse`], with `envelope = false` for a sender's own body (docs/senders/):
     /// its keys are the sender's, so `event`, `source` and `data` are not ours to check.
     pub fn parse_as(
         body: &[u8],

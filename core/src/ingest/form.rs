@@ -1,5 +1,5 @@
 //! GitHub hooks configured with content type `application/x-www-form-urlencoded` send
-//! `payload=<url-encoded JSON>` and sign the raw form (`docs/senders.md`, GitHub).
+//! `payload=<url-encoded JSON>` and sign the raw form (`docs/senders/`, GitHub).
 
 /// The message when the form has no `payload` field.
 pub const MISSING_PAYLOAD: &str =

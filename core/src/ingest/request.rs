@@ -32,11 +32,11 @@ pub struct CredentialHeaders {
     pub webhook_signature: Option<String>,
     /// `X-Webhook-Secret`; its `Debug` never shows the value.
     pub webhook_secret: Option<Secret>,
-    /// The other senders' headers (`docs/senders.md`), checked after the agent's own schemes.
+    /// The other senders' headers (`docs/senders/`), checked after the agent's own schemes.
     pub senders: SenderHeaders,
 }
 
-/// The headers of the senders an agent's `sources` take (`docs/senders.md`). Plaintext tokens
+/// The headers of the senders an agent's `sources` take (`docs/senders/`). Plaintext tokens
 /// are [`Secret`]s, so a `Debug` shows none of them.
 #[derive(Debug, Default, Clone)]
 pub struct SenderHeaders {

@@ -1,4 +1,4 @@
-//! More ways into one agent (`docs/senders.md`): besides its own `webhook_secret`, an agent may
+//! More ways into one agent (`docs/senders/`): besides its own `webhook_secret`, an agent may
 //! list *sources*, each a sender kind with its own secret, verified exactly as that sender signs
 //! (Stripe, Slack, Svix, GitLab, Grafana, Shopify, Linear, a plain bearer token, …).
 //!

@@ -1,5 +1,5 @@
 //! Event, source and delivery id of a request a sender's own scheme verified, read the way that
-//! sender writes them (`docs/senders.md`). The service's own schemes keep the envelope and raw
+//! sender writes them (`docs/senders/`). The service's own schemes keep the envelope and raw
 //! forms of `docs/webhooks.md`; a sender's body is always taken whole — Stripe's top-level
 //! `data` is Stripe's, not our envelope.
 
