@@ -42,6 +42,8 @@ fn agent() -> Agent {
         isolation: Default::default(),
         sources: Vec::new(),
         min_auth_strength: Default::default(),
+        events: Default::default(),
+        callback: None,
     }
 }
 

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::callback::Callback;
+use crate::event_filter::EventFilter;
 use crate::ids::{AgentId, CrewId, WorkspaceId};
 use crate::isolation::Isolation;
 use crate::secret::Secret;
@@ -68,6 +70,12 @@ pub struct Agent {
     /// The weakest authentication a request may use (`docs/security.md`).
     #[serde(default)]
     pub min_auth_strength: AuthStrength,
+    /// Which deliveries run; the others become `FILTERED` runs (`docs/event-filters.md`).
+    #[serde(default)]
+    pub events: EventFilter,
+    /// Where finished runs are reported (`docs/callbacks.md`).
+    #[serde(default)]
+    pub callback: Option<Callback>,
 }
 
 impl Agent {
@@ -114,6 +122,8 @@ impl Agent {
             isolation: Isolation::default(),
             sources: Vec::new(),
             min_auth_strength: AuthStrength::default(),
+            events: EventFilter::default(),
+            callback: None,
         }
     }
 }

@@ -10,6 +10,9 @@
 //!   at most 16 KiB;
 //! - `webhook_secret`: 32–512 bytes;
 //! - `timeout_secs`: 1 to the executor's run timeout;
+//! - `events`: 1–100 patterns (`event_filter`); `callback_url`: an http(s) URL of at most
+//!   2048 bytes, `callback_events` a non-empty subset of `run.completed`, `run.failed`,
+//!   `callback_secret` 32–512 bytes (`callback`);
 //! - `rate_limit_per_min`: 1–60 000; `max_queued_runs`: 1–100 000; `max_concurrent_runs`: 1–100.
 
 use std::collections::BTreeMap;
@@ -22,6 +25,8 @@ use crate::agent::{
     Adapter, Agent, DEFAULT_MAX_CONCURRENT_RUNS, DEFAULT_MAX_QUEUED_RUNS,
     DEFAULT_RATE_LIMIT_PER_MIN,
 };
+use crate::callback::Callback;
+use crate::event_filter::EventFilter;
 use crate::ids::{AgentId, CrewId, WorkspaceId};
 use crate::isolation::Isolation;
 use crate::secret::Secret;
@@ -79,6 +84,18 @@ pub struct AgentSpec {
     pub sources: Vec<Source>,
     #[serde(default)]
     pub min_auth_strength: AuthStrength,
+    /// Event patterns (`docs/event-filters.md`); omitted: every event runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<String>>,
+    /// Completion callbacks (`docs/callbacks.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
+    /// Omitted: both `run.completed` and `run.failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_events: Option<Vec<String>>,
+    /// Omitted: callbacks are signed with the agent's webhook secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_secret: Option<Secret>,
 }
 
 fn default_adapter() -> String {
@@ -199,6 +216,12 @@ impl AgentSpec {
                 self.sources
             },
             min_auth_strength: self.min_auth_strength,
+            events: EventFilter::from_spec(self.events)?,
+            callback: Callback::from_spec(
+                self.callback_url,
+                self.callback_events,
+                self.callback_secret,
+            )?,
         })
     }
 }

@@ -5,7 +5,8 @@
 //! - [`ids`], [`secret`], [`clock`]: small types used everywhere; [`api_token`]: a monitoring
 //!   token bound to its workspace; [`seal`]: AES-256-GCM sealing of records at rest.
 //! - [`agent`], [`run`], [`log`]: the records; [`agent_spec`]: an agent as an operator writes it,
-//!   and its validation; [`isolation`]: the confinement an agent asks for.
+//!   and its validation; [`isolation`]: the confinement an agent asks for; [`event_filter`]:
+//!   which deliveries it runs; [`callback`]: where its finished runs are reported.
 //! - [`auth`], [`signature`]: webhook authentication on raw bytes; [`signer`]: the same schemes
 //!   from the sender's side; [`sources`]: the other senders an agent takes requests from.
 //! - [`payload`], [`message`]: the body as `docs/webhooks.md` (The payload) reads it and the
@@ -23,8 +24,10 @@ pub mod agent_spec;
 pub mod api_token;
 pub mod auth;
 pub mod broadcast;
+pub mod callback;
 pub mod clock;
 pub mod error_code;
+pub mod event_filter;
 pub mod ids;
 pub mod ingest;
 pub mod intake;

@@ -20,9 +20,22 @@ pub enum RunStatus {
     Failed,
     Timeout,
     Cancelled,
+    /// The agent's event filter skipped the delivery: recorded, never executed, counted against
+    /// no cap (`docs/event-filters.md`).
+    Filtered,
 }
 
 impl RunStatus {
+    pub const ALL: [Self; 7] = [
+        Self::Queued,
+        Self::Running,
+        Self::Completed,
+        Self::Failed,
+        Self::Timeout,
+        Self::Cancelled,
+        Self::Filtered,
+    ];
+
     pub fn is_terminal(self) -> bool {
         !matches!(self, Self::Queued | Self::Running)
     }
@@ -35,20 +48,12 @@ impl RunStatus {
             Self::Failed => "FAILED",
             Self::Timeout => "TIMEOUT",
             Self::Cancelled => "CANCELLED",
+            Self::Filtered => "FILTERED",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Queued,
-            Self::Running,
-            Self::Completed,
-            Self::Failed,
-            Self::Timeout,
-            Self::Cancelled,
-        ]
-        .into_iter()
-        .find(|st| st.as_str() == s)
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
     }
 }
 
@@ -62,12 +67,40 @@ impl fmt::Display for RunStatus {
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TriggerType {
     Webhook,
+    /// Made by `POST /api/v1/runs/{runId}/replay` from an earlier run (`docs/replay.md`).
+    Replay,
 }
 
 impl TriggerType {
     pub fn as_str(self) -> &'static str {
-        "WEBHOOK"
+        match self {
+            Self::Webhook => "WEBHOOK",
+            Self::Replay => "REPLAY",
+        }
     }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Webhook, Self::Replay]
+            .into_iter()
+            .find(|t| t.as_str() == s)
+    }
+}
+
+/// The most of an agent's answer a run keeps (`result`), in bytes; longer answers are cut at a
+/// character boundary.
+pub const MAX_RESULT_BYTES: usize = 64 * 1024;
+
+/// What a run cost, as far as its adapter knows (claude-code's final `result` line).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub num_turns: Option<u32>,
 }
 
 /// Which credential scheme authenticated the request that created the run.
@@ -220,6 +253,15 @@ pub struct Run {
     pub exit_code: Option<i32>,
     pub error_message: Option<String>,
     pub attempt: u32,
+    /// The run this one replays (`trigger_type` `REPLAY`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_of: Option<RunId>,
+    /// The agent's answer, at most [`MAX_RESULT_BYTES`]: claude-code's final `result`, or what a
+    /// `command` agent wrote to `CREWSHIP_RESULT_FILE`.
+    #[serde(default)]
+    pub result: Option<String>,
+    #[serde(default)]
+    pub usage: Option<Usage>,
     /// Internal bookkeeping below: not part of the API's run representation.
     #[serde(skip_serializing, default)]
     pub lease: Option<Lease>,
@@ -266,6 +308,9 @@ impl Run {
             exit_code: None,
             error_message: None,
             attempt: 0,
+            replay_of: None,
+            result: None,
+            usage: None,
             lease: None,
             cancel_requested: false,
             version: 0,

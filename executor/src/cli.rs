@@ -81,6 +81,8 @@ mod tests {
             isolation: Default::default(),
             sources: Vec::new(),
             min_auth_strength: Default::default(),
+            events: Default::default(),
+            callback: None,
         }
     }
 

@@ -38,6 +38,8 @@ impl AgentBuilder {
                 isolation: Default::default(),
                 sources: Vec::new(),
                 min_auth_strength: Default::default(),
+                events: Default::default(),
+                callback: None,
             },
         }
     }

@@ -35,6 +35,10 @@ pub fn agent_view(agent: &Agent, now: OffsetDateTime) -> Value {
             "secret_fingerprint": s.fingerprint(),
         })).collect::<Vec<_>>(),
         "min_auth_strength": agent.min_auth_strength,
+        "events": agent.events.patterns(),
+        "callback_url": agent.callback.as_ref().map(|c| &c.url),
+        "callback_events": agent.callback.as_ref().map(|c| &c.events),
+        "callback_secret_set": agent.callback.as_ref().is_some_and(|c| c.secret.is_some()),
         "webhook_path": format!("/api/v1/webhooks/{}/{}/trigger", agent.crew_id, agent.id),
     })
 }

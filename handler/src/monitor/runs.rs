@@ -61,7 +61,7 @@ pub async fn list_runs(
     let filter = RunFilter {
         trigger: match params.trigger.as_deref().filter(|t| !t.is_empty()) {
             None => None,
-            Some("WEBHOOK") => Some(TriggerType::Webhook),
+            Some(t) if TriggerType::parse(t).is_some() => TriggerType::parse(t),
             // Another trigger type of the platform (`USER`, `SCHEDULE`, …): this service never
             // records one, so the filter is valid and matches nothing.
             Some(t) if is_trigger_type(t) => return Ok(Json(Vec::<Run>::new()).into_response()),
@@ -77,7 +77,7 @@ pub async fn list_runs(
             Some(s) => Some(RunStatus::parse(s).ok_or_else(|| {
                 ApiError::bad_request(
                     ErrorCode::InvalidParameter,
-                    "`status` must be one of QUEUED, RUNNING, COMPLETED, FAILED, TIMEOUT, CANCELLED",
+                    "`status` must be one of QUEUED, RUNNING, COMPLETED, FAILED, TIMEOUT, CANCELLED, FILTERED",
                 )
             })?),
         },

@@ -1,7 +1,7 @@
 // Building the page from data: every value becomes a text node, never HTML.
 
-export const TERMINAL = new Set(["COMPLETED", "FAILED", "TIMEOUT", "CANCELLED"]);
-export const STATUSES = ["QUEUED", "RUNNING", "COMPLETED", "FAILED", "TIMEOUT", "CANCELLED"];
+export const TERMINAL = new Set(["COMPLETED", "FAILED", "TIMEOUT", "CANCELLED", "FILTERED"]);
+export const STATUSES = ["QUEUED", "RUNNING", "COMPLETED", "FAILED", "TIMEOUT", "CANCELLED", "FILTERED"];
 const main = document.getElementById("main");
 
 export function el(tag, attrs, ...children) {
