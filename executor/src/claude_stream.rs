@@ -6,6 +6,7 @@
 //! plain `output`: a newer claude-code must never make a line disappear. A line longer than the
 //! runtime's line limit arrives split, its pieces are not JSON and are kept as plain output too.
 
+use crewship_core::run::Usage;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -27,12 +28,17 @@ impl Parsed {
     }
 }
 
-/// What claude-code's final `result` line said, when it said the run failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReportedError(pub String);
+/// What claude-code's final `result` line said: its answer, whether it failed, and what the
+/// run cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reported {
+    pub text: String,
+    pub is_error: bool,
+    pub usage: Usage,
+}
 
-/// The entries of one stdout line, and the reported error if it is a failed `result` line.
-pub fn parse_line(line: &str) -> (Vec<Parsed>, Option<ReportedError>) {
+/// The entries of one stdout line, and what it reported if it is a `result` line.
+pub fn parse_line(line: &str) -> (Vec<Parsed>, Option<Reported>) {
     let plain = || (vec![Parsed::new("info", "output", line)], None);
     if !line.trim_start().starts_with('{') {
         return plain();
@@ -50,14 +56,23 @@ pub fn parse_line(line: &str) -> (Vec<Parsed>, Option<ReportedError>) {
             is_error,
             result,
             subtype,
+            total_cost_usd,
+            num_turns,
+            usage,
         }) => {
             let text = result.unwrap_or_else(|| subtype.unwrap_or_default());
-            if is_error {
-                let reported = ReportedError(text.clone());
-                (vec![Parsed::new("error", "result", text)], Some(reported))
-            } else {
-                (vec![Parsed::new("info", "result", text)], None)
-            }
+            let level = if is_error { "error" } else { "info" };
+            let reported = Reported {
+                text: text.clone(),
+                is_error,
+                usage: Usage {
+                    cost_usd: total_cost_usd,
+                    input_tokens: usage.as_ref().and_then(|u| u.input_tokens),
+                    output_tokens: usage.as_ref().and_then(|u| u.output_tokens),
+                    num_turns,
+                },
+            };
+            (vec![Parsed::new(level, "result", text)], Some(reported))
         }
         Ok(Line::Error { error, message }) => {
             let text = message
@@ -94,11 +109,21 @@ enum Line {
         is_error: bool,
         result: Option<String>,
         subtype: Option<String>,
+        total_cost_usd: Option<f64>,
+        num_turns: Option<u32>,
+        usage: Option<TokenUsage>,
     },
     Error {
         error: Option<Value>,
         message: Option<String>,
     },
+}
+
+/// The `usage` object of a `result` line; its cache counters are left out.
+#[derive(Deserialize)]
+struct TokenUsage {
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -183,15 +208,27 @@ mod tests {
     }
 
     #[test]
-    fn result_line_reports_errors() {
-        let ok = r#"{"type":"result","subtype":"success","is_error":false,"result":"done"}"#;
+    fn result_line_reports_its_answer_errors_and_cost() {
+        let ok = r#"{"type":"result","subtype":"success","is_error":false,"result":"done","num_turns":3,"total_cost_usd":0.0123,"usage":{"input_tokens":1200,"output_tokens":345,"cache_read_input_tokens":9}}"#;
         let bad = r#"{"type":"result","subtype":"error_during_execution","is_error":true,"result":"API error"}"#;
-        assert_eq!(parse_line(ok).1, None);
-        assert_eq!(events(ok), [("result", "done".to_owned())]);
+        let reported = parse_line(ok).1.unwrap();
+        assert_eq!((reported.text.as_str(), reported.is_error), ("done", false));
         assert_eq!(
-            parse_line(bad).1,
-            Some(ReportedError("API error".to_owned()))
+            reported.usage,
+            Usage {
+                cost_usd: Some(0.0123),
+                input_tokens: Some(1200),
+                output_tokens: Some(345),
+                num_turns: Some(3),
+            }
         );
+        assert_eq!(events(ok), [("result", "done".to_owned())]);
+        let reported = parse_line(bad).1.unwrap();
+        assert_eq!(
+            (reported.text.as_str(), reported.is_error),
+            ("API error", true)
+        );
+        assert_eq!(reported.usage, Usage::default());
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! An agent's output as log entries: reading its lines as they come, and decoding them per CLI
-//! adapter (plain lines, or claude-code's stream-json with the error its `result` reports).
+//! adapter (plain lines, or claude-code's stream-json with the answer, error and cost its
+//! `result` line reports).
 
 use crewship_core::agent::Adapter;
 use crewship_core::log::Stream;
 use crewship_core::runtime::{Execution, OutputLine};
 use futures_util::FutureExt;
 
-use crate::claude_stream::{self, ReportedError};
+use crate::claude_stream::{self, Reported};
 use crate::output::RunOutput;
 
 /// How much of claude-code's own error text goes into `error_message`.
@@ -39,8 +40,8 @@ pub(crate) async fn pump(
 pub(crate) enum Decoder {
     /// One entry per line, `event` `output`.
     Plain,
-    /// claude-code's stream-json on stdout; remembers a failed `result` line.
-    ClaudeStream { reported: Option<ReportedError> },
+    /// claude-code's stream-json on stdout; remembers the last `result` line.
+    ClaudeStream { reported: Option<Reported> },
 }
 
 impl Decoder {
@@ -75,12 +76,11 @@ impl Decoder {
         }
     }
 
-    pub(crate) fn reported_error(&self) -> Option<&str> {
+    /// What claude-code's `result` line reported, if it wrote one.
+    pub(crate) fn reported(&self) -> Option<&Reported> {
         match self {
-            Self::ClaudeStream {
-                reported: Some(ReportedError(e)),
-            } => Some(e),
-            _ => None,
+            Self::ClaudeStream { reported } => reported.as_ref(),
+            Self::Plain => None,
         }
     }
 }

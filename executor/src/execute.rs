@@ -7,7 +7,7 @@ use std::time::Duration;
 use crewship_core::agent::Agent;
 use crewship_core::message::{agent_message, generate_nonce};
 use crewship_core::payload::Payload;
-use crewship_core::run::{Run, RunStatus};
+use crewship_core::run::{MAX_RESULT_BYTES, Run, RunStatus, Usage};
 use crewship_core::runtime::{Execution, ExitStatus, Placement, RuntimeId};
 use crewship_core::secret::Secret;
 use tokio_util::sync::CancellationToken;
@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::Executor;
 use crate::cli;
 use crate::decode::{Decoder, clip, pump};
+use crate::keeper::protocol::MAX_RESULT_READ;
 use crate::lifecycle::Ending;
 use crate::output::RunOutput;
 
@@ -208,49 +209,84 @@ impl Started {
     /// Step 6: how the run ended, written to the run's log when it is an error.
     async fn end(mut self, stop: Stop, deadline: Duration) -> Ending {
         let mut ending = match stop {
-            Stop::Exited(ExitStatus::Code(0)) => Ending {
-                status: RunStatus::Completed,
-                exit_code: Some(0),
-                error: None,
-            },
-            Stop::Exited(ExitStatus::Code(code)) => Ending {
-                status: RunStatus::Failed,
-                exit_code: Some(code),
-                error: Some(format!("agent exited with code {code}")),
-            },
+            Stop::Exited(ExitStatus::Code(0)) => Ending::new(RunStatus::Completed, Some(0), None),
+            Stop::Exited(ExitStatus::Code(code)) => Ending::new(
+                RunStatus::Failed,
+                Some(code),
+                Some(format!("agent exited with code {code}")),
+            ),
             Stop::Exited(ExitStatus::Signal(signal)) => {
                 Ending::failed(format!("agent was killed by signal {signal}"))
             }
             Stop::Broken(e) => Ending::failed(e),
-            Stop::Deadline => Ending {
-                status: RunStatus::Timeout,
-                exit_code: None,
-                error: Some(format!("timed out after {}s", deadline.as_secs())),
-            },
-            Stop::Cancelled => Ending {
-                status: RunStatus::Cancelled,
-                exit_code: None,
-                error: Some("cancelled while running".into()),
-            },
+            Stop::Deadline => Ending::new(
+                RunStatus::Timeout,
+                None,
+                Some(format!("timed out after {}s", deadline.as_secs())),
+            ),
+            Stop::Cancelled => Ending::new(
+                RunStatus::Cancelled,
+                None,
+                Some("cancelled while running".into()),
+            ),
             Stop::Shutdown => Ending::failed(
                 "the executor shut down before the agent finished; the agent was stopped",
             ),
         };
+        let reported = self.decoder.reported().cloned();
         // claude-code can exit 0 after reporting a failed run on its `result` line.
         if let (Some(reported), RunStatus::Completed | RunStatus::Failed) =
-            (self.decoder.reported_error(), ending.status)
+            (reported.as_ref().filter(|r| r.is_error), ending.status)
         {
-            let cause = format!("claude-code reported an error: {}", clip(reported));
+            let cause = format!("claude-code reported an error: {}", clip(&reported.text));
             ending.status = RunStatus::Failed;
             ending.error = Some(match ending.error {
                 Some(e) => format!("{e}; {cause}"),
                 None => cause,
             });
         }
+        // The agent's answer: its result file if it wrote one, else claude-code's `result`.
+        let file = match self.exec.take_result(MAX_RESULT_READ).await {
+            Ok(file) => file,
+            Err(e) => {
+                let why = format!("the agent's result file was not read: {e}");
+                self.output.system("warn", why).await;
+                None
+            }
+        };
+        ending.result = file
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .or_else(|| reported.as_ref().map(|r| r.text.clone()))
+            .map(|text| cut(text, MAX_RESULT_BYTES));
+        ending.usage = reported.map(|r| r.usage).filter(|u| *u != Usage::default());
         self.output.close().await;
         if let Some(error) = &ending.error {
             self.output.system("error", error.clone()).await;
         }
         ending
+    }
+}
+
+/// `text` cut to at most `max` bytes at a character boundary.
+fn cut(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let end = (0..=max)
+            .rev()
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0);
+        text.truncate(end);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cut;
+
+    #[test]
+    fn results_are_cut_at_a_character_boundary() {
+        assert_eq!(cut("abc".into(), 5), "abc");
+        assert_eq!(cut("aé".into(), 2), "a");
+        assert_eq!(cut("aé".into(), 3), "aé");
     }
 }

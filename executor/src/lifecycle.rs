@@ -5,26 +5,35 @@ use std::time::Duration;
 
 use crewship_core::ids::RunId;
 use crewship_core::ports::Ports;
-use crewship_core::run::{Lease, Run, RunStatus};
+use crewship_core::run::{Lease, Run, RunStatus, Usage};
 use crewship_core::store::{LeaseRenewal, StoreError};
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 /// How a run ended, before it is written.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Ending {
     pub status: RunStatus,
     pub exit_code: Option<i32>,
     pub error: Option<String>,
+    /// The agent's answer, already cut to [`crewship_core::run::MAX_RESULT_BYTES`].
+    pub result: Option<String>,
+    pub usage: Option<Usage>,
 }
 
 impl Ending {
-    pub fn failed(error: impl Into<String>) -> Self {
+    pub fn new(status: RunStatus, exit_code: Option<i32>, error: Option<String>) -> Self {
         Self {
-            status: RunStatus::Failed,
-            exit_code: None,
-            error: Some(error.into()),
+            status,
+            exit_code,
+            error,
+            result: None,
+            usage: None,
         }
+    }
+
+    pub fn failed(error: impl Into<String>) -> Self {
+        Self::new(RunStatus::Failed, None, Some(error.into()))
     }
 }
 
@@ -143,6 +152,8 @@ pub async fn finish_if(
                 ending.error.clone(),
                 ports.clock.now(),
             );
+            run.result.clone_from(&ending.result);
+            run.usage.clone_from(&ending.usage);
             match ports.runs.update(&mut run, prev).await {
                 Ok(()) => return Ok((run, true)),
                 Err(StoreError::Conflict { .. }) => continue,

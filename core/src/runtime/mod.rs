@@ -132,7 +132,18 @@ pub trait Execution: Send {
 
     /// Stops the whole process tree: SIGTERM, then SIGKILL after `grace`. Idempotent.
     async fn kill(&mut self, grace: Duration) -> Result<(), RuntimeError>;
+
+    /// What the agent wrote to the file [`RESULT_FILE_VAR`] names, its first `limit` bytes at
+    /// most; `None` when it wrote none. Called once, after the process ended; the file is
+    /// removed. A runtime that offers no result file answers `None`.
+    async fn take_result(&mut self, limit: usize) -> Result<Option<Vec<u8>>, RuntimeError> {
+        let _ = limit;
+        Ok(None)
+    }
 }
+
+/// The variable that names the file an agent may write its answer to (the run's `result`).
+pub const RESULT_FILE_VAR: &str = "CREWSHIP_RESULT_FILE";
 
 #[async_trait]
 pub trait ContainerRuntime: Send + Sync {

@@ -9,6 +9,11 @@ pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 /// Largest frame (one NDJSON line) either side accepts.
 /// A 64 KiB line of control characters escapes to six bytes each in JSON: leave room.
 pub const MAX_FRAME_BYTES: usize = 1024 * 1024;
+
+/// How much of an agent's result file the server reads: the run keeps
+/// [`crewship_core::run::MAX_RESULT_BYTES`], and a few bytes more let the executor cut at a
+/// character boundary. Escaped as JSON it still fits a frame.
+pub const MAX_RESULT_READ: usize = crewship_core::run::MAX_RESULT_BYTES + 4;
 pub const MAX_ARGV: usize = 256;
 pub const MAX_ENV: usize = 256;
 
@@ -72,6 +77,11 @@ pub enum Frame {
         code: Option<i32>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         signal: Option<i32>,
+    },
+    /// What the agent left in its result file (`CREWSHIP_RESULT_FILE`), at most
+    /// [`MAX_RESULT_READ`] bytes; sent just before `Exit`, only when there is one.
+    Result {
+        content: String,
     },
     /// The server could not go on (the runtime failed mid-stream); ends the stream.
     Error {

@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::extract::{self, Authorized, KeeperPath, RawBody, parse_json};
 use super::protocol::{
     EnsureRequest, ErrorBody, ExecRequest, Frame, KillRequest, MAX_ARGV, MAX_ENV,
-    MAX_REQUEST_BYTES, RuntimeInfo, Stdin,
+    MAX_REQUEST_BYTES, MAX_RESULT_READ, RuntimeInfo, Stdin,
 };
 
 type KillTx = mpsc::Sender<(Duration, oneshot::Sender<()>)>;
@@ -279,7 +279,18 @@ async fn exec(
                         break;
                     }
                     None => {
-                        let f = match execution.wait().await {
+                        let exit = execution.wait().await;
+                        if exit.is_ok() {
+                            match execution.take_result(MAX_RESULT_READ).await {
+                                Ok(Some(bytes)) => {
+                                    let content = String::from_utf8_lossy(&bytes).into_owned();
+                                    let _ = tx.send(frame_bytes(&Frame::Result { content })).await;
+                                }
+                                Ok(None) => {}
+                                Err(e) => tracing::warn!(%exec_id, error = %e, "the agent's result file could not be read"),
+                            }
+                        }
+                        let f = match exit {
                             Ok(ExitStatus::Code(c)) => Frame::Exit { code: Some(c), signal: None },
                             Ok(ExitStatus::Signal(s)) => Frame::Exit { code: None, signal: Some(s) },
                             Err(e) => Frame::Error { message: e.to_string() },

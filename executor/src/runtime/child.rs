@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::guard::Guard;
 use super::lines::forward;
+use super::result_file::ResultFile;
 
 /// Why a local child could not be started or followed; the runtime error's source.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +64,8 @@ pub(super) struct Launch {
     pub env: Vec<(OsString, OsString)>,
     pub stdin: Vec<u8>,
     pub polite: Polite,
+    /// Where the agent may leave its answer; its variable is already in `env`.
+    pub result: Option<ResultFile>,
 }
 
 pub(super) fn spawn(launch: Launch) -> Result<Box<dyn Execution>, RuntimeError> {
@@ -135,6 +138,7 @@ pub(super) fn spawn(launch: Launch) -> Result<Box<dyn Execution>, RuntimeError> 
         polite: launch.polite,
         lines: rx,
         exit: exit_rx,
+        result: launch.result,
     }))
 }
 
@@ -151,6 +155,7 @@ struct ChildExecution {
     polite: Polite,
     lines: mpsc::Receiver<Result<OutputLine, RuntimeError>>,
     exit: watch::Receiver<ExitReport>,
+    result: Option<ResultFile>,
 }
 
 impl ChildExecution {
@@ -194,5 +199,12 @@ impl Execution for ChildExecution {
         // Unconditional: the leader may be gone while a grandchild ignores SIGTERM.
         let _ = killpg(self.pgid, Signal::SIGKILL);
         Ok(())
+    }
+
+    async fn take_result(&mut self, limit: usize) -> Result<Option<Vec<u8>>, RuntimeError> {
+        match self.result.take() {
+            Some(file) => file.take(limit).await.map_err(RuntimeError::stream),
+            None => Ok(None),
+        }
     }
 }

@@ -239,6 +239,7 @@ impl ContainerRuntime for KeeperRuntime {
             exec_id: None,
             exit: None,
             ended: false,
+            result: None,
         };
         match execution.next_frame().await {
             Ok(Some(Frame::Started { exec_id })) => execution.exec_id = Some(exec_id),
@@ -271,6 +272,8 @@ struct KeeperExecution {
     exec_id: Option<String>,
     exit: Option<ExitStatus>,
     ended: bool,
+    /// The server's `result` frame, if the agent left one.
+    result: Option<Vec<u8>>,
 }
 
 impl KeeperExecution {
@@ -302,22 +305,28 @@ impl Execution for KeeperExecution {
         if self.ended {
             return None;
         }
-        let result: Option<Result<OutputLine, KeeperError>> = match self.next_frame().await {
-            Ok(Some(Frame::Line { stream, content })) => {
-                return Some(Ok(OutputLine { stream, content }));
-            }
-            Ok(Some(Frame::Exit { code, signal })) => {
-                self.exit = Some(match (code, signal) {
-                    (Some(c), _) => ExitStatus::Code(c),
-                    (None, Some(s)) => ExitStatus::Signal(s),
-                    (None, None) => ExitStatus::Code(-1),
-                });
-                None
-            }
-            Ok(Some(Frame::Error { message })) => Some(Err(KeeperError::Reported(message))),
-            Ok(Some(Frame::Started { .. })) => Some(Err(KeeperError::SecondStart)),
-            Ok(None) => Some(Err(KeeperError::NoExitStatus)),
-            Err(e) => Some(Err(e)),
+        let result: Option<Result<OutputLine, KeeperError>> = loop {
+            break match self.next_frame().await {
+                Ok(Some(Frame::Line { stream, content })) => {
+                    return Some(Ok(OutputLine { stream, content }));
+                }
+                Ok(Some(Frame::Result { content })) => {
+                    self.result = Some(content.into_bytes());
+                    continue;
+                }
+                Ok(Some(Frame::Exit { code, signal })) => {
+                    self.exit = Some(match (code, signal) {
+                        (Some(c), _) => ExitStatus::Code(c),
+                        (None, Some(s)) => ExitStatus::Signal(s),
+                        (None, None) => ExitStatus::Code(-1),
+                    });
+                    None
+                }
+                Ok(Some(Frame::Error { message })) => Some(Err(KeeperError::Reported(message))),
+                Ok(Some(Frame::Started { .. })) => Some(Err(KeeperError::SecondStart)),
+                Ok(None) => Some(Err(KeeperError::NoExitStatus)),
+                Err(e) => Some(Err(e)),
+            };
         };
         self.ended = true;
         result.map(|r| r.map_err(RuntimeError::stream))
@@ -350,5 +359,12 @@ impl Execution for KeeperExecution {
             .await
             .map(|_| ())
             .map_err(RuntimeError::unavailable)
+    }
+
+    async fn take_result(&mut self, limit: usize) -> Result<Option<Vec<u8>>, RuntimeError> {
+        Ok(self.result.take().map(|mut bytes| {
+            bytes.truncate(limit);
+            bytes
+        }))
     }
 }

@@ -23,6 +23,7 @@ pub mod keeper;
 pub mod lines;
 pub mod process;
 pub mod program;
+pub(crate) mod result_file;
 pub mod sandbox;
 
 pub use docker::DockerRuntime;

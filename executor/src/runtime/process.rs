@@ -16,6 +16,7 @@ use crewship_core::runtime::{
 
 use super::agent_env;
 use super::child::{self, ChildError, Launch, Polite};
+use super::result_file::ResultFile;
 
 /// Why the process runtime could not make a crew's directory; the runtime error's source.
 #[derive(Debug, thiserror::Error)]
@@ -71,15 +72,19 @@ impl ContainerRuntime for ProcessRuntime {
             .argv
             .split_first()
             .ok_or_else(|| RuntimeError::spawn(ChildError::EmptyCommand))?;
-        let env = agent_env::build(&runtime.0, &spec.env);
+        let mut env = agent_env::build(&runtime.0, &spec.env);
+        let dir = PathBuf::from(&runtime.0);
+        let (result, var) = ResultFile::in_crew_dir(&dir, &runtime.0);
+        env.push(var);
         child::spawn(Launch {
             name: program.clone(),
             program: super::program::resolve(program, agent_env::path_of(&env)),
             args: args.iter().map(Into::into).collect(),
-            cwd: PathBuf::from(&runtime.0),
+            cwd: dir,
             env,
             stdin: spec.stdin,
             polite: Polite::Group,
+            result: Some(result),
         })
     }
 

@@ -26,6 +26,7 @@ use crewship_core::runtime::{
 
 use super::agent_env;
 use super::child::{self, ChildError, Launch, Polite};
+use super::result_file::ResultFile;
 
 /// Why the sandbox runtime cannot start or place an agent; the runtime error's source.
 #[derive(Debug, thiserror::Error)]
@@ -149,15 +150,19 @@ impl ContainerRuntime for SandboxRuntime {
         };
         let mut args = args::sandbox(&dir, network);
         args.extend(spec.argv.into_iter().map(OsString::from));
+        let mut env = agent_env::build(CREW_DIR, &spec.env);
+        let (result, var) = ResultFile::in_crew_dir(&dir, CREW_DIR);
+        env.push(var);
         child::spawn(Launch {
             name: program,
             program: self.bwrap.clone(),
             args,
             cwd: dir,
-            env: agent_env::build(CREW_DIR, &spec.env),
+            env,
             stdin: spec.stdin,
             // bwrap, then its pid-1 reaper, then the agent.
             polite: Polite::Below { skip: 1 },
+            result: Some(result),
         })
     }
 

@@ -126,6 +126,20 @@ async fn claude_code_stream_json_becomes_typed_log_events() {
     h.executor.process_next().await.unwrap();
     let run = h.run(&id).await;
     assert_eq!(run.status, RunStatus::Completed, "{:?}", run.error_message);
+    assert_eq!(
+        run.result.as_deref(),
+        Some("The last commit is the walking skeleton.")
+    );
+    let usage = run.usage.expect("the result line's cost");
+    assert_eq!(
+        (
+            usage.cost_usd,
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.num_turns
+        ),
+        (Some(0.0212), Some(22), Some(175), Some(5))
+    );
 
     let args = std::fs::read_to_string(h.crew_dir().join("args.txt")).unwrap();
     let args: Vec<&str> = args.lines().collect();

@@ -94,8 +94,8 @@ async fn process_agents_get_a_built_environment_and_nothing_of_the_runners() {
     ] {
         assert!(lines.iter().any(|l| l == expected), "{expected}: {lines:?}");
     }
-    // Nothing but the built variables: the three defaults, the declared one, the message and
-    // how the trigger authenticated (docs/security.md).
+    // Nothing but the built variables: the three defaults, the declared one, the message, how
+    // the trigger authenticated (docs/security.md) and where the answer may go (docs/results.md).
     let names: Vec<&str> = lines
         .iter()
         .filter_map(|l| l.split_once('=').map(|(k, _)| k))
@@ -111,7 +111,8 @@ async fn process_agents_get_a_built_environment_and_nothing_of_the_runners() {
                 "PWD",
                 "CREWSHIP_MESSAGE",
                 "CREWSHIP_AUTH_SCHEME",
-                "CREWSHIP_AUTH_STRENGTH"
+                "CREWSHIP_AUTH_STRENGTH",
+                "CREWSHIP_RESULT_FILE"
             ]
             .contains(name),
             "unexpected variable {name}: {lines:?}"

@@ -55,7 +55,7 @@ fn probe_script(config_path: &str, host: &str, port: u16) -> String {
          grep -q '{MARKER}\\|{AWS_SECRET}' /tmp/environ && echo saw-runner-env || echo clean-env; \
          (nc -w 2 {host} {port} </dev/null && echo connected-host) 2>/dev/null || echo no-host; \
          (nc -w 2 127.0.0.1 {port} </dev/null && echo connected-loopback) 2>/dev/null || echo no-loopback; \
-         echo cwd=$(pwd); cat > /work/message.txt; echo done"
+         echo cwd=$(pwd); cat > /work/message.txt; echo contained > \"$CREWSHIP_RESULT_FILE\"; echo done"
     )
 }
 
@@ -105,6 +105,8 @@ async fn an_agent_in_its_container_reaches_nothing_of_the_host() {
     assert_eq!(status, 202, "{answer}");
     let run_id = answer["run_id"].as_str().unwrap();
     let run = runner.wait_for_run(run_id, TOKEN, LIMIT).await.unwrap();
+    // Its result file, written as the container's user in the crew directory (docs/results.md).
+    assert_eq!(run["result"], "contained\n", "{run}");
     let logs = runner.run_logs("probe", run_id, TOKEN).await.unwrap();
     let lines: Vec<&str> = logs
         .iter()

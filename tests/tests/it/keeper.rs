@@ -1,6 +1,7 @@
 //! The local runner with the Keeper runtime, talking to a `local-runner keeper` process over
 //! loopback: runs complete, deadlines kill through the protocol, a dead Keeper or a wrong token
-//! ends the run FAILED naming Keeper, and the token never reaches a log.
+//! ends the run FAILED naming Keeper, and the token never reaches a log. The agent's result
+//! file comes back through the protocol.
 
 use std::time::Duration;
 
@@ -30,7 +31,7 @@ workspace_id = "ws"
 id = "echo"
 crew_id = "crew"
 workspace_id = "ws"
-command = ["sh", "-c", "echo agent-says-hello; echo to-stderr >&2; cat"]
+command = ["sh", "-c", "echo agent-says-hello; echo to-stderr >&2; cat; echo kept-by-keeper > \"$CREWSHIP_RESULT_FILE\""]
 webhook_secret = "{SECRET}"
 
 [[agents]]
@@ -69,6 +70,8 @@ async fn run_through_keeper_completes_with_its_output_streamed() {
     let run_id = answer["run_id"].as_str().unwrap();
     let run = runner.wait_for_run(run_id, TOKEN, LIMIT).await.unwrap();
     assert_eq!(run["status"], "COMPLETED", "{run}");
+    // The result file is read on the Keeper host and crosses the protocol (docs/results.md).
+    assert_eq!(run["result"], "kept-by-keeper\n", "{run}");
     let logs = runner.run_logs("echo", run_id, TOKEN).await.unwrap();
     let lines: Vec<&str> = logs
         .iter()

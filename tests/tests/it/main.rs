@@ -17,6 +17,7 @@ mod lifecycle;
 mod live_runs;
 mod no_orphans;
 mod no_secrets_in_logs;
+mod results;
 mod sandbox_isolation;
 mod senders;
 mod walking_skeleton;

@@ -25,6 +25,7 @@ use super::container::WORK_MOUNT;
 use super::error::DockerError;
 use super::kill;
 use crate::runtime::lines::{MAX_LINE_BYTES, forward};
+use crate::runtime::result_file::ResultFile;
 
 /// How long the output may take to end after the final SIGKILL before it is cut off (a process
 /// that left the group, e.g. by `setsid`, could hold it open).
@@ -42,6 +43,15 @@ pub struct DockerExecution {
     ended: watch::Receiver<bool>,
     demux: JoinHandle<()>,
     _in_use: InUse,
+    result: Option<ResultFile>,
+}
+
+impl DockerExecution {
+    /// Where the agent may leave its answer; its variable is already in the exec's env.
+    pub fn with_result(mut self, result: Option<ResultFile>) -> Self {
+        self.result = result;
+        self
+    }
 }
 
 /// Starts `spec` in `container`.
@@ -117,6 +127,7 @@ pub async fn start(
         ended,
         demux,
         _in_use: in_use,
+        result: None,
     })
 }
 
@@ -220,5 +231,12 @@ impl Execution for DockerExecution {
             self.demux.abort();
         }
         Ok(())
+    }
+
+    async fn take_result(&mut self, limit: usize) -> Result<Option<Vec<u8>>, RuntimeError> {
+        match self.result.take() {
+            Some(file) => file.take(limit).await.map_err(RuntimeError::stream),
+            None => Ok(None),
+        }
     }
 }

@@ -25,14 +25,17 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bollard::Docker;
 use crewship_core::runtime::{
-    ContainerRuntime, ExecSpec, Execution, Placement, RuntimeError, RuntimeId,
+    ContainerRuntime, ExecSpec, Execution, Placement, RESULT_FILE_VAR, RuntimeError, RuntimeId,
 };
+use crewship_core::secret::Secret;
 use crewship_settings::DockerOptions;
 use tokio::sync::OnceCell;
 
 use activity::Activity;
 use container::ContainerSpec;
 use lifeline::Lifelines;
+
+use super::result_file::ResultFile;
 
 pub struct DockerRuntime {
     docker: Docker,
@@ -42,6 +45,9 @@ pub struct DockerRuntime {
     lifelines: Lifelines,
     /// Version negotiation and the start-up reconciliation, done once before the first call.
     ready: Arc<OnceCell<()>>,
+    /// Each ensured container's crew directory on this host, where its agents' result files
+    /// appear (`result_file.rs`).
+    dirs: std::sync::Mutex<std::collections::HashMap<String, std::path::PathBuf>>,
 }
 
 impl DockerRuntime {
@@ -58,6 +64,7 @@ impl DockerRuntime {
             activity: Arc::new(Activity::default()),
             lifelines: Lifelines::default(),
             ready: Arc::new(OnceCell::new()),
+            dirs: Default::default(),
         };
         if tokio::runtime::Handle::try_current().is_ok() {
             let ready = runtime.ready_task();
@@ -119,6 +126,10 @@ impl ContainerRuntime for DockerRuntime {
             .await
             .map_err(|e| RuntimeError::ensure(&place.crew, e))?;
         self.activity.touch(&spec.name);
+        self.dirs
+            .lock()
+            .expect("not poisoned")
+            .insert(spec.name.clone(), spec.host_dir.clone());
         Ok(RuntimeId(spec.name))
     }
 
@@ -129,6 +140,14 @@ impl ContainerRuntime for DockerRuntime {
     ) -> Result<Box<dyn Execution>, RuntimeError> {
         self.ready().await?;
         let name = &runtime.0;
+        let mut spec = spec;
+        let dir = self.dirs.lock().expect("not poisoned").get(name).cloned();
+        let result = dir.map(|dir| {
+            let (file, path) = ResultFile::named(&dir, WORK_MOUNT);
+            spec.env
+                .push((RESULT_FILE_VAR.to_owned(), Secret::new(path)));
+            file
+        });
         let in_use = self.activity.in_use(name);
         let execution = match exec::start(&self.docker, name, spec.clone(), in_use).await {
             // Stopped between ensure and exec (the idle reaper, an operator): started again.
@@ -146,7 +165,7 @@ impl ContainerRuntime for DockerRuntime {
             other => other,
         }
         .map_err(RuntimeError::spawn)?;
-        Ok(Box::new(execution))
+        Ok(Box::new(execution.with_result(result)))
     }
 
     fn describe(&self) -> String {
