@@ -10,7 +10,9 @@
 //!   character boundaries; concatenating the pieces' `content` in order restores the line.
 //!   Only a line of heavily escaped output can get there (the executor caps a line at 64 KiB).
 //! - a `run.*` frame loses its `payload` field (the webhook body, up to 1 MiB), replaced by
-//!   `"payload_omitted": true`; `GET /api/v1/runs/{id}` has it.
+//!   `"payload_omitted": true`; `GET /api/v1/runs/{id}` has it. If it is still too large (an
+//!   answer of 64 KiB that escapes to more than twice that), its `result` goes the same way,
+//!   `"result_omitted": true`.
 //!
 //! Lines are never coalesced into one message: the protocol is one JSON frame per message,
 //! the same as the local `/ws`.
@@ -43,20 +45,19 @@ pub fn fit(frame: String) -> Vec<String> {
         // A log frame carries a line of output, never a webhook body: its depth is fixed.
         return serde_json::from_str(&frame).map_or_else(|_| Vec::new(), split_log);
     }
-    match without_payload(&frame) {
-        None => Vec::new(),
-        Some(frame) => {
-            if frame.len() <= MAX_MESSAGE_BYTES {
-                vec![frame]
-            } else {
-                tracing::warn!(
-                    bytes = frame.len(),
-                    "run frame over the message limit dropped"
-                );
-                Vec::new()
-            }
+    let mut frame = frame;
+    for field in ["payload", "result"] {
+        match without(&frame, field) {
+            None => return Vec::new(),
+            Some(smaller) if smaller.len() <= MAX_MESSAGE_BYTES => return vec![smaller],
+            Some(smaller) => frame = smaller,
         }
     }
+    tracing::warn!(
+        bytes = frame.len(),
+        "run frame over the message limit dropped"
+    );
+    Vec::new()
 }
 
 /// The frame's `type`; the rest is skipped without being built.
@@ -66,18 +67,18 @@ struct Kind<'a> {
     kind: &'a str,
 }
 
-/// A run frame with its record's `payload` (the webhook body) replaced by `null` and
-/// `"payload_omitted": true`. Both levels are read as raw JSON, so the body is copied, never
-/// walked: it may nest as deep as the ingest limit allows, which a `Value` would refuse or
-/// recurse into.
-fn without_payload(frame: &str) -> Option<String> {
+/// A run frame with its record's `field` (`payload`, the webhook body, or `result`) replaced by
+/// `null` and `"<field>_omitted": true`. Both levels are read as raw JSON, so the body is
+/// copied, never walked: it may nest as deep as the ingest limit allows, which a `Value` would
+/// refuse or recurse into.
+fn without(frame: &str, field: &str) -> Option<String> {
     type Raw = Box<RawValue>;
     let mut top: BTreeMap<String, Raw> = serde_json::from_str(frame).ok()?;
     if let Some(record) = top.get("payload") {
         let mut record: BTreeMap<String, Raw> = serde_json::from_str(record.get()).ok()?;
         let raw = |text: &str| RawValue::from_string(text.to_owned()).expect("valid JSON");
-        record.insert("payload".into(), raw("null"));
-        record.insert("payload_omitted".into(), raw("true"));
+        record.insert(field.into(), raw("null"));
+        record.insert(format!("{field}_omitted"), raw("true"));
         let record = RawValue::from_string(serde_json::to_string(&record).ok()?).ok()?;
         top.insert("payload".into(), record);
     }
@@ -177,6 +178,22 @@ mod tests {
         let v: Value = serde_json::from_str(&messages[0]).unwrap();
         assert_eq!(v["payload"]["id"], "run_1");
         assert_eq!(v["payload"]["payload"], Value::Null);
+        assert_eq!(v["payload"]["payload_omitted"], true);
+    }
+
+    #[test]
+    fn a_run_frame_whose_escaped_result_is_still_too_large_omits_it_too() {
+        let result = "\u{1}".repeat(64 * 1024);
+        let frame = json!({"type": "run.completed", "channel": "workspace:w",
+            "payload": {"id": "run_1", "payload": {"a": 1}, "result": result}})
+        .to_string();
+        assert!(frame.len() > 2 * MAX_MESSAGE_BYTES);
+        let out = fit(frame);
+        assert_eq!(out.len(), 1);
+        assert!(out[0].len() <= MAX_MESSAGE_BYTES);
+        let v: Value = serde_json::from_str(&out[0]).unwrap();
+        assert_eq!(v["payload"]["id"], "run_1");
+        assert_eq!(v["payload"]["result_omitted"], true);
         assert_eq!(v["payload"]["payload_omitted"], true);
     }
 
