@@ -83,6 +83,10 @@ error_codes! {
     InvalidToken => "invalid_token",
     /// `GET /ws` without a WebSocket upgrade.
     WebsocketUpgradeRequired => "websocket_upgrade_required",
+    /// Replaying a run whose stored payload is gone.
+    PayloadMissing => "payload_missing",
+    /// A bulk replay body that does not parse or validate.
+    InvalidFilter => "invalid_filter",
 }
 
 impl fmt::Display for ErrorCode {

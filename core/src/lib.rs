@@ -17,6 +17,7 @@
 //! - Ports: [`store`] (runs, dedup, chats), [`queue`], [`registry`], [`logs`], [`broadcast`],
 //!   [`runtime`], [`intake`] (a new run and its queue message together); [`ports::Ports`]
 //!   bundles them. [`retention`]: what finished history is kept.
+//! - [`replay`]: a new run from an earlier one's payload, one or in bulk (`docs/replay.md`).
 //! - `sqlite` (feature `sqlite`): every store port and the queue in one SQLite file.
 
 pub mod agent;
@@ -40,6 +41,7 @@ pub mod payload;
 pub mod ports;
 pub mod queue;
 pub mod registry;
+pub mod replay;
 pub mod retention;
 pub mod run;
 pub mod runtime;

@@ -5,7 +5,7 @@
 //!   `docs/webhooks.md` step 1.
 //! - [`state`]: what every request can reach.
 //! - [`trigger`]: `POST /api/v1/webhooks/{crewId}/{agentId}/trigger` (`docs/webhooks.md`).
-//! - [`monitor`]: runs, logs and cancellation (`docs/monitoring.md`).
+//! - [`monitor`]: runs, logs and cancellation (`docs/monitoring.md`); replay (`docs/replay.md`).
 //! - [`ws`]: live runs over WebSocket (`docs/monitoring.md`, Live runs): the protocol, log replay,
 //!   the local transport.
 //! - [`internal`]: the internal-token API (`docs/agents.md`).
@@ -64,8 +64,13 @@ pub fn router(state: AppState) -> Router {
                 )
                 .route("/api/v1/runs/{id}", get(monitor::get_run))
                 .route("/api/v1/runs/{id}/cancel", post(monitor::cancel_run))
+                .route("/api/v1/runs/{id}/replay", post(monitor::replay_run))
                 .route("/api/v1/agents", get(agents::workspace_agents))
                 .route("/api/v1/agents/{agent}/runs", get(monitor::list_runs))
+                .route(
+                    "/api/v1/agents/{agent}/runs/replay",
+                    post(monitor::replay_runs),
+                )
                 .route("/api/v1/agents/{agent}/logs", get(monitor::list_logs))
                 .route(
                     "/api/v1/internal/agents/{agent}/webhook-secret",

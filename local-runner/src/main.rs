@@ -5,7 +5,7 @@
 //! - `serve`: wiring the ports and running handler and executor until Ctrl-C / SIGTERM.
 //! - `store`: the store chosen from `[store]` (memory or SQLite), seeded with the configuration.
 //! - `trigger`: a client that signs and sends a webhook.
-//! - `client`: `agents …` and `secret rotate`, clients of any deployment's management API.
+//! - `client`: `agents …`, `secret rotate` and `runs replay`, clients of any deployment's management API.
 //! - `keeper`: the Keeper server (docs/keeper.md) over the local process runtime.
 
 mod client;
@@ -47,6 +47,8 @@ enum Command {
     Agents(client::agents::AgentsArgs),
     /// Rotate an agent's webhook secret (needs a monitoring token of its workspace).
     Secret(client::secret::SecretArgs),
+    /// Replay a run: its payload again, as a new run (needs a monitoring token of its workspace).
+    Runs(client::runs::RunsArgs),
     /// Serve the Keeper protocol on top of local processes.
     Keeper(keeper::KeeperArgs),
 }
@@ -61,6 +63,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Trigger(args) => trigger::run(&settings, args).await,
         Command::Agents(args) => client::agents::run(args).await,
         Command::Secret(args) => client::secret::run(args).await,
+        Command::Runs(args) => client::runs::run(args).await,
         Command::Keeper(args) => keeper::run(&settings, args).await,
     }
 }

@@ -346,8 +346,11 @@ async fn page_all(ports: &Ports, agent: &AgentId, filter: &RunFilter, limit: usi
             .await
             .unwrap();
         assert!(page.items.len() <= limit);
-        if page.next.is_some() {
+        if let Some(next) = &page.next {
             assert_eq!(page.items.len(), limit, "only the last page may be short");
+            // Bulk replay resumes mid-page with a cursor it builds from a run id.
+            let last = &page.items.last().expect("a full page").id;
+            assert_eq!(&ports.runs.cursor_after(last), next);
         }
         all.extend(page.items);
         match page.next {

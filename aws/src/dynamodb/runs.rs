@@ -228,6 +228,10 @@ impl RunStore for DynamoRunStore {
         }
     }
 
+    fn cursor_after(&self, id: &RunId) -> String {
+        cursor::encode(id)
+    }
+
     #[tracing::instrument(skip(self, filter, cursor), fields(agent_id = %agent))]
     async fn list_by_agent(
         &self,

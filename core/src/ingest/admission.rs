@@ -98,22 +98,32 @@ impl Drop for QuotaGuard<'_> {
     }
 }
 
+/// The rate limit alone: what a FILTERED run is held to, since it is written to the store
+/// but never queued (`docs/event-filters.md`).
+pub fn take_token<'a>(
+    limiter: &'a RateLimiter,
+    agent: &'a Agent,
+) -> Result<QuotaGuard<'a>, Rejection> {
+    let quota = limiter
+        .try_acquire(&agent.id, agent.rate_limit_per_min)
+        .map_err(Rejection::RateLimited)?;
+    Ok(QuotaGuard {
+        limiter,
+        agent: &agent.id,
+        per_minute: agent.rate_limit_per_min,
+        quota,
+        committed: false,
+    })
+}
+
 /// Step 11: the rate limit, then the cap on queued runs. A refused request takes no token.
 pub async fn admit<'a>(
     limiter: &'a RateLimiter,
     runs: &dyn RunStore,
     agent: &'a Agent,
 ) -> Result<QuotaGuard<'a>, Rejection> {
-    let quota = limiter
-        .try_acquire(&agent.id, agent.rate_limit_per_min)
-        .map_err(Rejection::RateLimited)?;
-    let guard = QuotaGuard {
-        limiter,
-        agent: &agent.id,
-        per_minute: agent.rate_limit_per_min,
-        quota,
-        committed: false,
-    };
+    let guard = take_token(limiter, agent)?;
+    let quota = guard.quota();
     let queued = runs
         .count_by_status(&agent.id, RunStatus::Queued)
         .await

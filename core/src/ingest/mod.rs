@@ -7,11 +7,14 @@
 //! - [`dedup`]: the delivery keys (`docs/webhooks.md`, Deduplication) and the reservation guard
 //!   that releases them.
 //! - [`admission`]: the rate limiter, the queued cap, and the quota guard that refunds a token.
+//! - [`filter`]: the agent's event filter, and the FILTERED run a skipped delivery becomes.
+//! - [`form`]: GitHub's form-encoded bodies.
 //! - [`error`]: why a request was refused, with its class, code and quota.
 
 pub mod admission;
 pub mod dedup;
 pub mod error;
+pub mod filter;
 pub mod form;
 pub mod request;
 pub mod timestamp;
@@ -53,6 +56,8 @@ pub struct IngestSettings {
 pub enum Outcome {
     /// A new run, recorded QUEUED and enqueued; `quota` feeds the `RateLimit-*` headers.
     Created { run_id: RunId, quota: Quota },
+    /// The agent's event filter skipped the delivery: a FILTERED run, recorded and never queued.
+    Filtered { run_id: RunId, quota: Quota },
     /// A delivery already seen within the window: the original run, nothing created.
     Duplicate { original: RunId },
     /// Slack's signed `url_verification`: answered `200` with the challenge, nothing created.
@@ -163,7 +168,10 @@ pub async fn accept(
     let reservation =
         ReservationGuard::new(ports.dedup.clone(), agent.id.clone(), keys, run_id.clone());
 
-    // Steps 11–12, under the reservation: released on any failure, kept once queued.
+    // Steps 11–12, under the reservation: released on any failure, kept once recorded. A
+    // delivery the event filter skips keeps its reservation too, so a re-send answers its
+    // FILTERED run instead of recording another.
+    let runs = filter::runs(&agent, &payload.event, payload.raw.get());
     let new = NewRun {
         id: run_id,
         event: payload.event,
@@ -172,11 +180,19 @@ pub async fn accept(
         delivery_id,
         payload: payload.raw,
     };
-    let queued = admit_and_record(ports, limiter, &agent, Run::queued(&agent, new, now)).await;
-    let (run_id, quota) = match queued {
-        Ok(queued) => {
+    let run = Run::queued(&agent, new, now);
+    let recorded = if runs {
+        admit_and_record(ports, limiter, &agent, run).await
+    } else {
+        let run_id = run.id.clone();
+        filter::record(ports, limiter, &agent, run)
+            .await
+            .map(|quota| (run_id, quota))
+    };
+    let (run_id, quota) = match recorded {
+        Ok(recorded) => {
             reservation.commit();
-            queued
+            recorded
         }
         Err(rejection) => {
             reservation.release().await;
@@ -189,10 +205,16 @@ pub async fn accept(
         run_id = %run_id,
         scheme = ?scheme,
         bytes = verified.body().len(),
+        filtered = !runs,
         "webhook accepted"
     );
+    let outcome = if runs {
+        Outcome::Created { run_id, quota }
+    } else {
+        Outcome::Filtered { run_id, quota }
+    };
     Ok(Accepted {
-        outcome: Outcome::Created { run_id, quota },
+        outcome,
         legacy_secret,
     })
 }
@@ -278,7 +300,7 @@ async fn lookup(ports: &Ports, crew: &str, agent: &str) -> Result<Option<Agent>,
 /// Steps 11–12: admission, then the run recorded and enqueued together ([`crate::intake::RunIntake`]). The
 /// token is spent once the run is recorded, even if it could not be queued (it was then
 /// finished FAILED, so none is left QUEUED without a queue message).
-async fn admit_and_record(
+pub(crate) async fn admit_and_record(
     ports: &Ports,
     limiter: &RateLimiter,
     agent: &Agent,

@@ -81,6 +81,12 @@ pub trait RunStore: Send + Sync {
         cursor: Option<&str>,
     ) -> Result<Page<Run>, StoreError>;
 
+    /// The `list_by_agent` cursor that continues after run `id`, as a page ending with that run
+    /// would return it (bulk replay resumes after the last run it examined, mid-page).
+    fn cursor_after(&self, id: &RunId) -> String {
+        id.to_string()
+    }
+
     /// How many of the agent's runs are in `status` now.
     async fn count_by_status(&self, agent: &AgentId, status: RunStatus) -> Result<u64, StoreError>;
 

@@ -1,11 +1,13 @@
-//! The monitoring API (`docs/monitoring.md`): bearer tokens bound to one workspace; anything of
+//! The monitoring API (`docs/monitoring.md`) and replay (`docs/replay.md`): bearer tokens bound to one workspace; anything of
 //! another workspace is `404`, exactly like something that does not exist.
 
 mod logs;
+mod replay;
 mod runs;
 mod tokens;
 
 pub use logs::list_logs;
+pub use replay::{replay_run, replay_runs};
 pub use runs::{cancel_run, get_run, list_runs};
 pub use tokens::{Caller, TokenSet, bearer_workspace};
 

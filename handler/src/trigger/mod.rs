@@ -14,6 +14,7 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use crewship_core::ids::RunId;
 use crewship_core::ingest::{
     self, Accepted, ErrorClass, IngestSettings, Outcome, Quota, Rejection,
 };
@@ -70,36 +71,42 @@ fn deprecation_headers(headers: &mut HeaderMap, state: &AppState) {
 }
 
 fn accepted(outcome: Outcome) -> Response {
-    let (run_id, quota) = match &outcome {
-        Outcome::Created { run_id, quota } => (run_id, Some(*quota)),
-        Outcome::Duplicate { original } => (original, None),
+    let (run_id, quota, status) = match &outcome {
+        Outcome::Created { run_id, quota } => (run_id, Some(*quota), "accepted"),
+        Outcome::Filtered { run_id, quota } => (run_id, Some(*quota), "filtered"),
+        Outcome::Duplicate { original } => (original, None, "accepted"),
         Outcome::Challenge(challenge) => {
             return (StatusCode::OK, Json(json!({ "challenge": challenge }))).into_response();
         }
     };
+    let mut response = run_accepted(status, run_id, quota);
+    if quota.is_none() {
+        let headers = response.headers_mut();
+        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    response
+}
+
+/// `202 {"status":…,"run_id":…}` with `Location` and, when the run spent a token, `RateLimit-*`:
+/// the answer of an accepted trigger, a filtered one, and a replay.
+pub(crate) fn run_accepted(status: &str, run_id: &RunId, quota: Option<Quota>) -> Response {
     let mut response = (
         StatusCode::ACCEPTED,
-        Json(json!({"status": "accepted", "run_id": run_id})),
+        Json(json!({"status": status, "run_id": run_id})),
     )
         .into_response();
     let headers = response.headers_mut();
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/runs/{run_id}")) {
         headers.insert(header::LOCATION, location);
     }
-    match quota {
-        Some(quota) => {
-            for (name, value) in quota_headers(quota) {
-                headers.insert(name, value.into());
-            }
-        }
-        None => {
-            headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
-        }
+    for (name, value) in quota.map(quota_headers).into_iter().flatten() {
+        headers.insert(name, value.into());
     }
     response
 }
 
-fn refused(rejection: Rejection) -> ApiError {
+/// A refusal of the trigger use case (also a replay's: the same rate limit and cap) as HTTP.
+pub(crate) fn refused(rejection: Rejection) -> ApiError {
     let status = match rejection.class() {
         ErrorClass::BadRequest => StatusCode::BAD_REQUEST,
         ErrorClass::Unauthorized => StatusCode::UNAUTHORIZED,

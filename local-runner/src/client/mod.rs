@@ -6,7 +6,9 @@
 //! - [`api`]: the HTTP client and how an error answer becomes a message.
 //! - [`agents`]: `agents put|get|list|delete` (internal token).
 //! - [`secret`]: `secret rotate` (the workspace's monitoring token).
+//! - [`runs`]: `runs replay` (the workspace's monitoring token).
 
 pub mod agents;
 pub mod api;
+pub mod runs;
 pub mod secret;
