@@ -5,7 +5,8 @@
 //! - [`DlqAction::Redrive`]: the cause is fixed; each QUEUED run gets a fresh message on the
 //!   run queue, and runs again.
 //! - [`DlqAction::Fail`]: the runs are given up; each QUEUED run is finished FAILED
-//!   [`DEAD_LETTERED`], so its caller sees an outcome.
+//!   [`DEAD_LETTERED`], so its caller sees an outcome, and its final frame is published on
+//!   the ports' broadcaster like every other terminal transition.
 //!
 //! Either way a message whose run is no longer QUEUED (finished meanwhile, or RUNNING, which
 //! the sweep finishes if its executor is gone) or unknown is only deleted. A message that is
@@ -13,6 +14,7 @@
 
 use std::time::Duration;
 
+use crewship_core::broadcast::BroadcastEvent;
 use crewship_core::ports::Ports;
 use crewship_core::queue::{QueueError, RunQueue};
 use crewship_core::run::RunStatus;
@@ -83,15 +85,20 @@ pub async fn drain(
                     report.redriven += 1;
                 }
                 (Some(RunStatus::Queued), DlqAction::Fail) => {
-                    let run = lifecycle::finish(
+                    let (run, finished) = lifecycle::finish_if(
                         ports,
                         &delivery.run_id,
                         Ending::failed(DEAD_LETTERED),
                         FINAL_WRITE_TIMEOUT,
+                        |_| true,
                     )
                     .await
                     .map_err(DlqError::Store)?;
-                    if run.error_message.as_deref() == Some(DEAD_LETTERED) {
+                    if finished {
+                        // Every terminal transition is announced once, by its writer.
+                        ports
+                            .broadcaster
+                            .publish(&run.workspace_id.clone(), BroadcastEvent::RunFinished(run));
                         report.failed += 1;
                     } else {
                         report.settled += 1;
@@ -102,5 +109,42 @@ pub async fn drain(
             tracing::info!(run_id = %delivery.run_id, ?action, "dead-lettered run dealt with");
             dlq.ack(&delivery.receipt).await.map_err(DlqError::Queue)?;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crewship_core::broadcast::Hub;
+    use crewship_core::ports::MemoryPorts;
+    use crewship_core::queue::MemoryQueue;
+    use crewship_core::registry::MemoryRegistry;
+    use crewship_test_support::{AgentBuilder, queued_run};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_run_failed_from_the_dead_letter_queue_is_announced_once() {
+        let agent = AgentBuilder::new("dlq-agent").build();
+        let memory = MemoryPorts::new(
+            Arc::new(MemoryRegistry::new([agent.clone()])),
+            Duration::from_secs(30),
+        );
+        let hub: &Hub = &memory.hub;
+        let mut frames = hub.subscribe(&agent.workspace_id, 16);
+        let run = queued_run(&agent, "{}");
+        memory.ports.runs.create(&run).await.unwrap();
+        let dead = MemoryQueue::new(Duration::from_secs(30));
+        dead.send(&run.id).await.unwrap();
+        dead.send(&run.id).await.unwrap();
+
+        let report = drain(&dead, &memory.ports, DlqAction::Fail).await.unwrap();
+
+        assert_eq!((report.failed, report.settled), (1, 1), "{report:?}");
+        let frame = frames.rx.try_recv().expect("the run's final frame");
+        assert_eq!(frame.frame_type, "run.failed");
+        assert_eq!(frame.run_id.as_ref(), Some(&run.id));
+        assert!(frames.rx.try_recv().is_err(), "announced twice");
     }
 }

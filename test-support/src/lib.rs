@@ -11,6 +11,10 @@
 //! - [`ws_conformance`]: the WebSocket protocol's conformance suite, run by every transport.
 //! - [`moto`] (feature `moto`): a pinned moto server for the AWS adapters' tests.
 //! - [`cloud`] (feature `aws`): fresh, uniquely named tables, queues and bucket on that server.
+//! - [`venv`] (feature `moto`): pinned Python tools (moto, cargo-lambda) in project-local
+//!   virtual environments, installed once on first use.
+//! - [`template`]: `template.yaml`'s functions' environments, as the drift test and the
+//!   Lambda emulator test read them.
 
 pub mod agent;
 #[cfg(feature = "aws")]
@@ -23,6 +27,9 @@ pub mod moto;
 pub mod procs;
 pub mod retention;
 pub mod run;
+pub mod template;
+#[cfg(feature = "moto")]
+pub mod venv;
 pub mod ws_conformance;
 
 pub use agent::AgentBuilder;

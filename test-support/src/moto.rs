@@ -1,60 +1,30 @@
 //! moto, a wire-compatible DynamoDB / SQS / S3 server, provisioned by the tests themselves:
-//! a pinned `moto[server]` in `.venv-moto` at the repository root (created on first use, under a
-//! file lock so concurrent test binaries install it once), one server per test on a free
+//! a pinned `moto[server]` in `.venv-moto` at the repository root (installed on first use by
+//! [`crate::venv`], once for all test binaries), one server per test on a free
 //! loopback port, stopped by PID when the guard drops. A missing `python3` fails loudly.
 
-use std::fs::File;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::config::{Credentials, Region};
-use fs4::fs_std::FileExt;
+
+use crate::venv::Pinned;
 
 pub const MOTO_VERSION: &str = "5.2.5";
 pub const REGION: &str = "us-east-1";
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
-
 /// The `moto_server` executable, installed into `.venv-moto` if absent.
 pub fn moto_server_binary() -> PathBuf {
-    let root = repo_root();
-    let venv = root.join(".venv-moto");
-    let server = venv.join("bin").join("moto_server");
-    let marker = venv.join(format!("installed-moto-{MOTO_VERSION}"));
-    if marker.exists() {
-        return server;
+    Pinned {
+        venv: ".venv-moto",
+        package: "moto",
+        extras: "[server]",
+        version: MOTO_VERSION,
     }
-    let lock = File::create(root.join(".venv-moto.lock")).expect("creating .venv-moto.lock");
-    lock.lock_exclusive().expect("locking .venv-moto.lock");
-    if !marker.exists() {
-        let status = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .expect(
-                "python3 is required to run the AWS adapter tests (it installs moto into \
-                 .venv-moto); install python3 with the venv module",
-            );
-        assert!(status.success(), "python3 -m venv .venv-moto failed");
-        let status = Command::new(venv.join("bin").join("pip"))
-            .args(["install", "-q", &format!("moto[server]=={MOTO_VERSION}")])
-            .status()
-            .expect("running pip");
-        assert!(
-            status.success(),
-            "pip install moto[server]=={MOTO_VERSION} failed"
-        );
-        File::create(&marker).expect("writing the install marker");
-    }
-    FileExt::unlock(&lock).expect("unlocking");
-    server
+    .install()
+    .join("moto_server")
 }
 
 /// A port nobody listens on right now.

@@ -4,6 +4,7 @@
 //! - [`connections`]: the connection record persisted between invocations, the
 //!   [`ConnectionStore`](connections::ConnectionStore) port and its in-memory adapter.
 //! - [`dynamo`]: the store on DynamoDB (key `connection_id`, GSI by workspace, TTL).
+//! - [`table`]: creating its table as the template declares it.
 //! - [`poster`]: `PostToConnection` / `DeleteConnection` behind the [`Poster`](poster::Poster) port.
 //! - [`function`]: the `$connect` / `$disconnect` / `$default` routes.
 //! - [`resume`]: `subscribe` with `after`, handed over gap-free to live delivery.
@@ -18,6 +19,7 @@ pub mod function;
 pub mod limits;
 pub mod poster;
 pub mod resume;
+pub mod table;
 
 pub use broadcaster::ApiGatewayBroadcaster;
 pub use connections::{ConnectionRecord, ConnectionStore, MemoryConnections};

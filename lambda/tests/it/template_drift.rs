@@ -7,34 +7,18 @@ use std::collections::BTreeSet;
 
 use crewship_lambda::access::{FUNCTIONS, KEEPER_TOKEN};
 use crewship_settings::keys::{KEYS, Kind};
+use crewship_test_support::template::{self, TEMPLATE};
 
-const TEMPLATE: &str = include_str!("../../../template.yaml");
-
-/// The lines of a block that starts with `header` (at its indentation) up to the next line
-/// indented as much or less.
+/// The lines of the block that starts with `header`.
 fn block(header: &str) -> Vec<&'static str> {
-    let lines: Vec<&'static str> = TEMPLATE.lines().collect();
-    let start = lines
-        .iter()
-        .position(|l| *l == header)
-        .unwrap_or_else(|| panic!("template.yaml has no line {header:?}"));
-    let indent = header.len() - header.trim_start().len();
-    lines[start + 1..]
-        .iter()
-        .take_while(|l| l.trim().is_empty() || l.len() - l.trim_start().len() > indent)
-        .copied()
-        .collect()
+    template::block(TEMPLATE, header)
 }
 
-/// `CREWSHIP_*` variables set in these lines, with the rest of their line.
+/// `CREWSHIP_*` variables of a block's environment, with their values as written.
 fn variables(lines: &[&'static str]) -> Vec<(&'static str, &'static str)> {
-    lines
-        .iter()
-        .filter_map(|l| {
-            let (name, value) = l.trim().split_once(':')?;
-            name.starts_with("CREWSHIP_")
-                .then_some((name, value.trim()))
-        })
+    template::variables(lines)
+        .into_iter()
+        .filter(|(name, _)| name.starts_with("CREWSHIP_"))
         .collect()
 }
 

@@ -3,13 +3,9 @@
 //! index is the fan-out, the broadcaster's holds and the replay's hand-over are conditional
 //! updates, and the broadcaster removes a gone connection's item.
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
-};
 use crewship_core::ids::{RunId, WorkspaceId};
 use crewship_lambda::ws::connections::{Held, Resume};
-use crewship_lambda::ws::dynamo::WORKSPACE_INDEX;
+use crewship_lambda::ws::table::create_table;
 use crewship_lambda::ws::{ConnectionRecord, ConnectionStore, DynamoConnections};
 
 // The same harness the AWS adapters' tests use: one pinned moto in `.venv-moto`, installed under
@@ -17,52 +13,8 @@ use crewship_lambda::ws::{ConnectionRecord, ConnectionStore, DynamoConnections};
 use crewship_test_support::moto::Moto;
 
 async fn table(moto: &Moto, name: &str) -> DynamoConnections {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .endpoint_url(&moto.endpoint)
-        .build();
-    let client = aws_sdk_dynamodb::Client::from_conf(config);
-    let attr = |n: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(n)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    let hash = |n: &str| {
-        KeySchemaElement::builder()
-            .attribute_name(n)
-            .key_type(KeyType::Hash)
-            .build()
-            .unwrap()
-    };
-    // As in template.yaml's ConnectionsTable.
-    client
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attr("connection_id"))
-        .attribute_definitions(attr("subscribed"))
-        .key_schema(hash("connection_id"))
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(WORKSPACE_INDEX)
-                .key_schema(hash("subscribed"))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+    create_table(&client, name).await.unwrap();
     DynamoConnections::new(client, name)
 }
 
