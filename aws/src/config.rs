@@ -232,6 +232,7 @@ pub fn build_ports_with(backends: &Backends, sdk: &aws_config::SdkConfig) -> Bui
         agents,
         logs,
         broadcaster: hub.clone(),
+        callbacks: Arc::new(crewship_core::callbacks::MemoryOutbox::new()),
         clock,
     };
     BuiltPorts {
