@@ -35,7 +35,7 @@ pub async fn callbacks_are_one_per_run_and_read_back(ports: &Ports) {
         "a second callback for the run"
     );
     let stored = ports.callbacks.of_run(&entry.run_id).await.unwrap();
-    assert_eq!(stored, [entry.clone()]);
+    assert_eq!(stored, std::slice::from_ref(&entry));
     let body: serde_json::Value = serde_json::from_str(&stored[0].body).unwrap();
     assert_eq!(body["type"], "run.completed");
     assert_eq!(body["data"]["id"], entry.run_id.as_str());
