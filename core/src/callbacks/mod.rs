@@ -6,13 +6,15 @@
 //! - [`schedule`]: when a failed attempt is tried again.
 //! - [`announce`]: [`announce::finished`], the one function every terminal transition calls
 //!   (broadcast, then the callback into the outbox).
-//! - `memory`: [`MemoryOutbox`]. The SQLite adapter is in `sqlite/callbacks.rs`, DynamoDB's in
-//!   crewship-aws.
+//! - `memory`: [`MemoryOutbox`]; the SQLite adapter is in `sqlite/callbacks.rs`.
+//! - `disabled`: [`DisabledOutbox`], for deployments without a delivery worker (the cloud,
+//!   for now), which keeps nothing.
 //!
 //! Delivery (the SSRF guard, the signed POST) is the executor's: this crate only decides what
 //! is sent, and when.
 
 pub mod announce;
+mod disabled;
 pub mod entry;
 mod memory;
 pub mod schedule;
@@ -20,6 +22,7 @@ pub mod schedule;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+pub use disabled::DisabledOutbox;
 pub use entry::{Attempt, CallbackState, OutboxEntry};
 pub use memory::MemoryOutbox;
 pub use schedule::RetrySchedule;
