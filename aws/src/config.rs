@@ -232,6 +232,8 @@ pub fn build_ports_with(backends: &Backends, sdk: &aws_config::SdkConfig) -> Bui
         agents,
         logs,
         broadcaster: hub.clone(),
+        // No worker drains an outbox in the cloud yet (docs/callbacks.md, Durability): keep none.
+        callbacks: Arc::new(crewship_core::callbacks::DisabledOutbox),
         clock,
     };
     BuiltPorts {

@@ -81,6 +81,18 @@ id_type!(
     RunId
 );
 
+id_type!(
+    /// A completion callback: `msg_` and a UUIDv7 in hex, the Standard Webhooks `webhook-id`
+    /// (the same on every retry of one callback).
+    CallbackId
+);
+
+impl CallbackId {
+    pub fn generate() -> Self {
+        Self(Arc::from(format!("msg_{}", uuid::Uuid::now_v7().simple())))
+    }
+}
+
 impl RunId {
     /// A fresh id. UUIDv7 ids sort by creation time, which the newest-first listings rely on.
     pub fn generate() -> Self {

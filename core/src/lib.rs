@@ -16,7 +16,8 @@
 //! - [`error_code`]: every machine error code of the HTTP API, listed once.
 //! - Ports: [`store`] (runs, dedup, chats), [`queue`], [`registry`], [`logs`], [`broadcast`],
 //!   [`runtime`], [`intake`] (a new run and its queue message together); [`ports::Ports`]
-//!   bundles them. [`retention`]: what finished history is kept.
+//!   bundles them. [`retention`]: what finished history is kept. [`callbacks`]: the outbox of
+//!   completion callbacks, and [`callbacks::announce::finished`], which every run's end goes through.
 //! - [`replay`]: a new run from an earlier one's payload, one or in bulk (`docs/replay.md`).
 //! - `sqlite` (feature `sqlite`): every store port and the queue in one SQLite file.
 
@@ -26,6 +27,7 @@ pub mod api_token;
 pub mod auth;
 pub mod broadcast;
 pub mod callback;
+pub mod callbacks;
 pub mod clock;
 pub mod error_code;
 pub mod event_filter;

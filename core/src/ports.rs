@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::broadcast::{Broadcaster, Hub};
+use crate::callbacks::{CallbackOutbox, MemoryOutbox};
 use crate::clock::{Clock, SystemClock};
 use crate::intake::{RunIntake, SeparateIntake};
 use crate::logs::{LogSink, MemoryLogs};
@@ -23,6 +24,8 @@ pub struct Ports {
     pub agents: Arc<dyn AgentRegistry>,
     pub logs: Arc<dyn LogSink>,
     pub broadcaster: Arc<dyn Broadcaster>,
+    /// Completion callbacks waiting to be delivered (`docs/callbacks.md`).
+    pub callbacks: Arc<dyn CallbackOutbox>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -36,6 +39,7 @@ pub struct MemoryPorts {
     pub retention: Arc<dyn Retention>,
     pub queue: Arc<MemoryQueue>,
     pub hub: Arc<Hub>,
+    pub outbox: Arc<MemoryOutbox>,
 }
 
 impl MemoryPorts {
@@ -44,6 +48,7 @@ impl MemoryPorts {
         let logs = Arc::new(MemoryLogs::new());
         let queue = Arc::new(MemoryQueue::new(queue_visibility));
         let hub = Arc::new(Hub::new());
+        let outbox = Arc::new(MemoryOutbox::new());
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let ports = Ports {
             intake: Arc::new(SeparateIntake::new(
@@ -58,15 +63,21 @@ impl MemoryPorts {
             agents,
             logs: logs.clone(),
             broadcaster: hub.clone(),
+            callbacks: outbox.clone(),
             clock,
         };
         Self {
             ports,
-            retention: Arc::new(MemoryRetention::new(store.clone(), logs.clone())),
+            retention: Arc::new(MemoryRetention::new(
+                store.clone(),
+                logs.clone(),
+                outbox.clone(),
+            )),
             store,
             logs,
             queue,
             hub,
+            outbox,
         }
     }
 }

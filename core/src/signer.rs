@@ -100,6 +100,23 @@ mod tests {
         );
     }
 
+    /// The Standard Webhooks reference libraries' own vector (`whsec_` + base64 of the key
+    /// bytes): what signs this project's completion callbacks matches them.
+    #[test]
+    fn standard_webhooks_reference_vector() {
+        let key = base64::engine::general_purpose::STANDARD
+            .decode("C2FVsBQIhrscChlQIMV+b5sSYspob7oD")
+            .unwrap();
+        assert_eq!(
+            Signer::new(&key).standard_webhooks(
+                "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk",
+                "1649367553",
+                br#"{"email":"test@example.com","username":"test_user"}"#,
+            ),
+            "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw="
+        );
+    }
+
     fn agent() -> Agent {
         serde_json::from_value(serde_json::json!({
             "id": "a", "crew_id": "c", "workspace_id": "w", "name": "a", "adapter": "command",

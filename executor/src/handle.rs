@@ -5,6 +5,7 @@
 
 use crewship_core::agent::Agent;
 use crewship_core::broadcast::BroadcastEvent;
+use crewship_core::callbacks::announce;
 use crewship_core::queue::Delivery;
 use crewship_core::run::{Run, RunStatus};
 use crewship_core::store::StoreError;
@@ -167,10 +168,7 @@ impl Executor {
             "run finished"
         );
         let status = finished.status;
-        self.ports.broadcaster.publish(
-            &finished.workspace_id.clone(),
-            BroadcastEvent::RunFinished(finished),
-        );
+        announce::finished(&self.ports, finished).await;
         self.ack(delivery).await;
         Ok(Outcome::Finished { run_id, status })
     }

@@ -19,7 +19,10 @@
 //!   [`runtime::RuntimeBackend`], which picks one from the settings.
 //! - [`keeper`] holds the Keeper protocol types and server (docs/keeper.md).
 //! - [`config`] holds the settings, taken from the `[executor]` section of the one settings model.
+//! - [`callbacks`] is the completion callbacks' delivery worker, a loop of its own beside the
+//!   executor's (never on a run's path), with the SSRF guard.
 
+pub mod callbacks;
 pub mod claude_stream;
 pub mod cli;
 pub mod config;
@@ -36,7 +39,6 @@ mod worker;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crewship_core::broadcast::BroadcastEvent;
 use crewship_core::ids::RunId;
 use crewship_core::ports::Ports;
 use crewship_core::queue::{Delivery, QueueError};
@@ -133,9 +135,7 @@ impl Executor {
         .await?;
         if finished {
             tracing::warn!(run_id = %id, "run of a lost executor finished");
-            self.ports
-                .broadcaster
-                .publish(&run.workspace_id.clone(), BroadcastEvent::RunFinished(run));
+            crewship_core::callbacks::announce::finished(&self.ports, run).await;
         }
         Ok(finished)
     }

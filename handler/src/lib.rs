@@ -65,6 +65,7 @@ pub fn router(state: AppState) -> Router {
                 .route("/api/v1/runs/{id}", get(monitor::get_run))
                 .route("/api/v1/runs/{id}/cancel", post(monitor::cancel_run))
                 .route("/api/v1/runs/{id}/replay", post(monitor::replay_run))
+                .route("/api/v1/runs/{id}/callbacks", get(monitor::run_callbacks))
                 .route("/api/v1/agents", get(agents::workspace_agents))
                 .route("/api/v1/agents/{agent}/runs", get(monitor::list_runs))
                 .route(

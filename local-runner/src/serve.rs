@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crewship_core::retention::LogCap;
+use executor::callbacks::{CallbackConfig, CallbackWorker};
 use executor::{Executor, ExecutorConfig};
 use handler::{ApiToken, AppState, HandlerConfig, Prerequisites};
 use tokio::net::TcpListener;
@@ -54,6 +55,11 @@ pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     tokio::spawn(wait_for_signal(stop.clone()));
     let executor = Arc::new(Executor::new(store.ports.clone(), runtime, executor_config));
     let executor_task = tokio::spawn(executor.run_until_stopped(stop.clone()));
+    let callbacks = Arc::new(CallbackWorker::new(
+        store.ports.clone(),
+        CallbackConfig::from_settings(&settings.model.server),
+    ));
+    let callbacks_task = tokio::spawn(callbacks.run_until_stopped(stop.clone()));
     tokio::spawn(crate::store::sweep_until_stopped(
         store.retention.clone(),
         crate::store::policy(&settings),
@@ -68,6 +74,7 @@ pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     )
     .await?;
     executor_task.await?;
+    callbacks_task.await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -228,6 +228,20 @@ pub static KEYS: &[Key] = &[
         "Open connections at most (kept below the open-files limit).",
     ),
     key(
+        "server.callback_allow_private",
+        "CREWSHIP_CALLBACK_ALLOW_PRIVATE",
+        Bool,
+        EXECUTING,
+        "Let completion callbacks reach loopback, private and link-local addresses (development and tests only).",
+    ),
+    key(
+        "server.callback_retry_secs",
+        "CREWSHIP_CALLBACK_RETRY_SECS",
+        Text,
+        EXECUTING,
+        "Waits in seconds between a failed callback attempt and the next, comma-separated; then it is given up.",
+    ),
+    key(
         "executor.run_timeout_secs",
         "CREWSHIP_RUN_TIMEOUT_SECS",
         Int,

@@ -45,6 +45,8 @@ pub struct Server {
     pub idle_timeout_secs: u64,
     pub max_header_bytes: usize,
     pub max_connections: usize,
+    pub callback_allow_private: bool,
+    pub callback_retry_secs: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

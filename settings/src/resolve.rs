@@ -90,6 +90,13 @@ impl Settings {
                 format!("must be from 1 to {MAX_CONFIGURABLE_DEPTH}"),
             ));
         }
+        if let Err(e) = self
+            .server
+            .callback_retry_secs
+            .parse::<crewship_core::callbacks::RetrySchedule>()
+        {
+            return Err(err("server.callback_retry_secs", e.to_string()));
+        }
         if self.executor.run_timeout_secs == 0 {
             return Err(err("executor.run_timeout_secs", "must be at least 1"));
         }

@@ -1,7 +1,11 @@
 //! Port behaviour every adapter set must show, written once against `Ports` and run unchanged
 //! through [`conformance_suite!`](crate::conformance_suite) by the in-memory adapters and
 //! DynamoDB, SQS and S3 on moto (crewship-aws's tests) and the SQLite adapters (crewship-core's
-//! tests).
+//! tests). The outbox's behaviours are in `callbacks`.
+
+mod callbacks;
+
+pub use callbacks::*;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -48,6 +52,8 @@ macro_rules! conformance_suite {
             agent_compare_and_swap_writes_only_over_the_expected_record,
             chats_are_created_once,
             recorded_runs_are_stored_and_queued_together,
+            callbacks_are_one_per_run_and_read_back,
+            callbacks_are_claimed_once_and_recorded_conditionally,
         );
     };
     (@tests $setup:path; $($name:ident),* $(,)?) => {

@@ -26,7 +26,6 @@ use time::OffsetDateTime;
 
 use crate::agent::Agent;
 use crate::auth::{Credential, Unverified, Verified};
-use crate::broadcast::BroadcastEvent;
 use crate::ids::{AgentId, CrewId, RunId};
 use crate::intake::IntakeError;
 use crate::payload::Payload;
@@ -325,8 +324,6 @@ async fn announce_if_finished(ports: &Ports, run_id: &RunId) {
     if let Ok(Some(run)) = ports.runs.get(run_id).await
         && run.status.is_terminal()
     {
-        ports
-            .broadcaster
-            .publish(&run.workspace_id.clone(), BroadcastEvent::RunFinished(run));
+        crate::callbacks::announce::finished(ports, run).await;
     }
 }

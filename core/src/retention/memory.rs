@@ -1,5 +1,5 @@
 //! [`Retention`] for the in-memory store and log store, which are two objects: the runs go
-//! first, then the log entries of exactly those runs.
+//! first, then the log entries and the callbacks of exactly those runs.
 
 use std::sync::Arc;
 
@@ -7,17 +7,23 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{Retention, RetentionPolicy, Swept, cutoff};
+use crate::callbacks::MemoryOutbox;
 use crate::logs::MemoryLogs;
 use crate::store::{MemoryStore, StoreError};
 
 pub struct MemoryRetention {
     store: Arc<MemoryStore>,
     logs: Arc<MemoryLogs>,
+    outbox: Arc<MemoryOutbox>,
 }
 
 impl MemoryRetention {
-    pub fn new(store: Arc<MemoryStore>, logs: Arc<MemoryLogs>) -> Self {
-        Self { store, logs }
+    pub fn new(store: Arc<MemoryStore>, logs: Arc<MemoryLogs>, outbox: Arc<MemoryOutbox>) -> Self {
+        Self {
+            store,
+            logs,
+            outbox,
+        }
     }
 }
 
@@ -32,6 +38,7 @@ impl Retention for MemoryRetention {
             .store
             .purge_finished(cutoff(policy, now), policy.max_runs_per_agent);
         self.logs.forget(&deleted);
+        self.outbox.forget(&deleted);
         let reservations = self.store.purge_reservations(now);
         Ok(Swept {
             runs: deleted.len() as u64,

@@ -58,7 +58,8 @@ pub struct Swept {
 /// The sweep of a store that keeps its own history (memory, SQLite).
 #[async_trait]
 pub trait Retention: Send + Sync {
-    /// Deletes the finished runs `policy` no longer keeps at `now`, with their log entries,
+    /// Deletes the finished runs `policy` no longer keeps at `now`, with their log entries and
+    /// callbacks,
     /// and the dedup reservations expired by `now`. Never a QUEUED or RUNNING run. Idempotent.
     async fn sweep(
         &self,

@@ -1,13 +1,14 @@
 //! Every store port and the run queue in one SQLite file, for a single machine that must not
 //! lose what it answered for (docs/stores.md): runs, dedup reservations, chat
-//! sessions, agents (sealed at rest), log entries, the queue, and the secrets a local runner
-//! generated.
+//! sessions, agents (sealed at rest), log entries, the queue, the outbox of completion
+//! callbacks, and the secrets a local runner generated.
 //!
 //! - `db`: the writer thread with group commit, and the reader connections.
 //! - `cache`: the agents and the run counts per status, kept in memory beside the file.
 //! - `schema`: the versioned migrations run at open.
 //! - [`key`]: the sealing key file made beside the database when none is configured.
-//! - `runs`, `dedup`, `chats`, `agents`, `logs`, `secrets`: the store ports on [`SqliteStore`].
+//! - `runs`, `dedup`, `chats`, `agents`, `logs`, `secrets`, `callbacks`: the store ports on
+//!   [`SqliteStore`].
 //! - `queue`: [`SqliteQueue`], the run queue with visibility timeouts in a table.
 //! - `intake`: a run and its queue message in one transaction.
 //! - `retention`: deleting finished history past its age or count.
@@ -19,6 +20,7 @@
 
 mod agents;
 mod cache;
+mod callbacks;
 mod chats;
 mod db;
 mod dedup;
@@ -197,6 +199,7 @@ impl SqlitePorts {
             agents: store.clone(),
             logs: store.clone(),
             broadcaster: hub.clone(),
+            callbacks: store.clone(),
             clock,
         };
         Ok(Self {

@@ -1,5 +1,5 @@
-//! [`Retention`] on the SQLite tables: one transaction deletes the runs past the policy and
-//! their log entries, and the expired dedup reservations. A sweep deletes at most
+//! [`Retention`] on the SQLite tables: one transaction deletes the runs past the policy, their
+//! log entries and callbacks, and the expired dedup reservations. A sweep deletes at most
 //! [`SWEEP_MAX`] runs, so that the writer (and the webhooks waiting on it) is never held for
 //! long; the next sweep takes the rest.
 
@@ -48,12 +48,15 @@ impl Retention for SqliteStore {
             .write(move |conn| {
                 let ids = doomed(conn, cutoff, keep)?;
                 let mut logs = conn.prepare_cached("DELETE FROM logs WHERE run_id = ?1")?;
+                let mut callbacks =
+                    conn.prepare_cached("DELETE FROM callbacks WHERE run_id = ?1")?;
                 let mut runs = conn.prepare_cached(&format!(
                     "DELETE FROM runs WHERE id = ?1 AND {FINISHED} RETURNING agent_id, status"
                 ))?;
                 let mut deleted = 0;
                 for id in &ids {
                     logs.execute([id])?;
+                    callbacks.execute([id])?;
                     let gone: Option<(String, String)> = runs
                         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
                         .optional()?;

@@ -76,6 +76,19 @@ const MIGRATIONS: &[&str] = &[
         sealed BLOB NOT NULL
     );
     ",
+    // 2: the outbox of completion callbacks (docs/callbacks.md); one per run at most.
+    "
+    CREATE TABLE callbacks (
+        id TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL UNIQUE,
+        state TEXT NOT NULL,
+        next_attempt INTEGER,
+        attempts INTEGER NOT NULL,
+        doc TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX callbacks_due ON callbacks (next_attempt) WHERE state = 'pending';
+    ",
 ];
 
 /// Applies the migrations the file has not seen, each in its own transaction.

@@ -8,7 +8,7 @@ mod tokens;
 
 pub use logs::list_logs;
 pub use replay::{replay_run, replay_runs};
-pub use runs::{cancel_run, get_run, list_runs};
+pub use runs::{cancel_run, get_run, list_runs, run_callbacks};
 pub use tokens::{Caller, TokenSet, bearer_workspace};
 
 use crewship_core::agent::Agent;

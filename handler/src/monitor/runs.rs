@@ -1,10 +1,10 @@
-//! Runs: one, a page of an agent's, and cancellation.
+//! Runs: one, a page of an agent's, a run's callbacks, and cancellation.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use crewship_core::broadcast::BroadcastEvent;
+use crewship_core::callbacks::{OutboxEntry, announce};
 use crewship_core::error_code::ErrorCode;
 use crewship_core::ids::{RunId, WorkspaceId};
 use crewship_core::run::{Run, RunStatus, TriggerType};
@@ -39,6 +39,22 @@ pub async fn get_run(
     JsonPath(id): JsonPath<String>,
 ) -> ApiResult<Json<Run>> {
     visible_run(&state, &workspace, &id).await.map(Json)
+}
+
+/// `docs/callbacks.md`, The endpoint: the run's callbacks (none or one) with every attempt.
+pub async fn run_callbacks(
+    State(state): State<AppState>,
+    Caller(workspace): Caller,
+    JsonPath(id): JsonPath<String>,
+) -> ApiResult<Json<Vec<OutboxEntry>>> {
+    let run = visible_run(&state, &workspace, &id).await?;
+    state
+        .ports
+        .callbacks
+        .of_run(&run.id)
+        .await
+        .map(Json)
+        .map_err(|e| ApiError::unavailable("callback outbox", &e))
 }
 
 #[derive(Debug, Deserialize)]
@@ -195,10 +211,7 @@ pub async fn cancel_run(
             Ok(()) => {
                 if run.status.is_terminal() {
                     // Cancelled before it started: no executor will announce it.
-                    state
-                        .ports
-                        .broadcaster
-                        .publish(&run.workspace_id, BroadcastEvent::RunFinished(run.clone()));
+                    announce::finished(&state.ports, run.clone()).await;
                 }
                 return Ok((status, Json(run)).into_response());
             }

@@ -5,6 +5,7 @@
 
 mod agent_env;
 mod agents_cli;
+mod callbacks;
 mod connection_limits;
 mod crash;
 mod dashboard;
