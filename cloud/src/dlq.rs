@@ -14,7 +14,6 @@
 
 use std::time::Duration;
 
-use crewship_core::broadcast::BroadcastEvent;
 use crewship_core::ports::Ports;
 use crewship_core::queue::{QueueError, RunQueue};
 use crewship_core::run::RunStatus;
@@ -96,9 +95,7 @@ pub async fn drain(
                     .map_err(DlqError::Store)?;
                     if finished {
                         // Every terminal transition is announced once, by its writer.
-                        ports
-                            .broadcaster
-                            .publish(&run.workspace_id.clone(), BroadcastEvent::RunFinished(run));
+                        crewship_core::callbacks::announce::finished(ports, run).await;
                         report.failed += 1;
                     } else {
                         report.settled += 1;
