@@ -26,9 +26,18 @@ use time::OffsetDateTime;
 
 /// Generates one `#[tokio::test]` per behaviour, each calling `$setup().await` for a fresh
 /// `(Ports, guard)`. The calling crate needs `tokio` (macros, multi-thread runtime).
+/// `without_outbox:` leaves out the callback outbox's behaviours, for an adapter set that has no
+/// outbox yet (the cloud's, docs/callbacks.md).
 #[macro_export]
 macro_rules! conformance_suite {
     ($setup:path) => {
+        $crate::conformance_suite!(without_outbox: $setup);
+        $crate::conformance_suite!(@tests $setup;
+            callbacks_are_one_per_run_and_read_back,
+            callbacks_are_claimed_once_and_recorded_conditionally,
+        );
+    };
+    (without_outbox: $setup:path) => {
         $crate::conformance_suite!(@tests $setup;
             created_runs_read_back_exactly,
             large_payloads_round_trip,
@@ -52,8 +61,6 @@ macro_rules! conformance_suite {
             agent_compare_and_swap_writes_only_over_the_expected_record,
             chats_are_created_once,
             recorded_runs_are_stored_and_queued_together,
-            callbacks_are_one_per_run_and_read_back,
-            callbacks_are_claimed_once_and_recorded_conditionally,
         );
     };
     (@tests $setup:path; $($name:ident),* $(,)?) => {
