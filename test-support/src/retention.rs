@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crewship_core::callback::CallbackEvent::RunCompleted;
+use crewship_core::callbacks::OutboxEntry;
 use crewship_core::ids::RunId;
 use crewship_core::log::{LogEntry, Stream};
 use crewship_core::logs::LogQuery;
@@ -40,7 +42,7 @@ async fn line_count(ports: &Ports, run: &Run) -> usize {
         .len()
 }
 
-/// Finished runs go past the count, then past the age, with their logs; QUEUED and RUNNING
+/// Finished runs go past the count, then past the age, with their logs and callbacks; QUEUED and RUNNING
 /// runs stay however old; expired reservations go.
 pub async fn the_sweep_deletes_finished_runs_past_count_and_age_and_nothing_unfinished(
     ports: &Ports,
@@ -74,6 +76,8 @@ pub async fn the_sweep_deletes_finished_runs_past_count_and_age_and_nothing_unfi
             content: "line".into(),
         };
         ports.logs.append(&[entry]).await.unwrap();
+        let callback = OutboxEntry::new(&run, "https://receiver.example/", RunCompleted, t(i));
+        assert!(ports.callbacks.enqueue(&callback).await.unwrap());
         finished.push(run);
     }
     let other = agent("agent-b");
@@ -103,9 +107,15 @@ pub async fn the_sweep_deletes_finished_runs_past_count_and_age_and_nothing_unfi
     };
     assert!(!exists(&finished[0]).await && !exists(&finished[1]).await);
     assert_eq!(line_count(ports, &finished[0]).await, 0, "its log went too");
+    let callbacks = |run: &Run| {
+        let (ports, id) = (ports.clone(), run.id.clone());
+        async move { ports.callbacks.of_run(&id).await.unwrap().len() }
+    };
+    assert_eq!(callbacks(&finished[0]).await, 0, "and its callback");
     for run in &finished[2..] {
         assert!(exists(run).await);
         assert_eq!(line_count(ports, run).await, 1);
+        assert_eq!(callbacks(run).await, 1);
     }
     assert!(exists(&theirs).await, "another agent's count is its own");
 
