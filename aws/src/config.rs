@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use crewship_core::broadcast::Hub;
+use crewship_core::callbacks::{CallbackOutbox, DisabledOutbox};
 use crewship_core::clock::{Clock, SystemClock};
 use crewship_core::intake::SeparateIntake;
 use crewship_core::logs::{LogSink, MemoryLogs};
@@ -18,8 +19,10 @@ use crewship_core::store::{ChatStore, DedupStore, MemoryStore, RunStore};
 use crewship_settings::model::{QueueKind, StoreKind};
 use crewship_settings::{Settings, SettingsError};
 
+use crate::callback_queue::CallbackQueue;
 use crate::dynamodb::{
-    DynamoChatStore, DynamoDedupStore, DynamoLogs, DynamoRegistry, DynamoRunStore, Tables,
+    DynamoChatStore, DynamoDedupStore, DynamoLogs, DynamoOutbox, DynamoRegistry, DynamoRunStore,
+    Tables,
 };
 use crate::payloads::S3Payloads;
 use crate::seal::Sealing;
@@ -40,11 +43,11 @@ pub enum StoreBackend {
 #[derive(Debug, Clone)]
 pub enum QueueBackend {
     /// In-process; messages reappear after `visibility` unless acked.
-    Memory {
-        visibility: Duration,
-    },
+    Memory { visibility: Duration },
     Sqs {
         url: String,
+        /// The callbacks queue, told of every new callback (`queue.callbacks_url`).
+        callbacks_url: Option<String>,
     },
 }
 
@@ -75,6 +78,7 @@ impl Backends {
                     (&st.chats_table, &mut tables.chats),
                     (&st.logs_table, &mut tables.logs),
                     (&st.agents_table, &mut tables.agents),
+                    (&st.callbacks_table, &mut tables.callbacks),
                 ] {
                     if let Some(name) = name {
                         slot.clone_from(name);
@@ -115,6 +119,7 @@ impl Backends {
                 url: settings.queue.url.clone().ok_or_else(|| {
                     SettingsError::new("queue.url", "required with queue.backend = sqs")
                 })?,
+                callbacks_url: settings.queue.callbacks_url.clone(),
             },
         };
         Ok(Self { store, queue })
@@ -169,10 +174,11 @@ pub fn build_ports_with(backends: &Backends, sdk: &aws_config::SdkConfig) -> Bui
         Arc<dyn ChatStore>,
         Arc<dyn AgentRegistry>,
         Arc<dyn LogSink>,
+        Arc<dyn CallbackOutbox>,
         String,
         String,
     );
-    let (runs, dedup, chats, agents, logs, registry_name, log_writer_name): Stores =
+    let (runs, dedup, chats, agents, logs, callbacks, registry_name, log_writer_name): Stores =
         match &backends.store {
             StoreBackend::DynamoDb {
                 tables,
@@ -182,6 +188,15 @@ pub fn build_ports_with(backends: &Backends, sdk: &aws_config::SdkConfig) -> Bui
             } => {
                 let client = aws_sdk_dynamodb::Client::new(sdk);
                 let payloads = S3Payloads::new(s3_client(sdk), bucket);
+                let mut outbox = DynamoOutbox::new(client.clone(), &tables.callbacks, *retention);
+                if let QueueBackend::Sqs {
+                    callbacks_url: Some(url),
+                    ..
+                } = &backends.queue
+                {
+                    outbox =
+                        outbox.with_queue(CallbackQueue::new(aws_sdk_sqs::Client::new(sdk), url));
+                }
                 (
                     Arc::new(
                         DynamoRunStore::new(client.clone(), &tables.runs, payloads)
@@ -195,6 +210,7 @@ pub fn build_ports_with(backends: &Backends, sdk: &aws_config::SdkConfig) -> Bui
                         sealing.clone(),
                     )),
                     Arc::new(DynamoLogs::new(client, &tables.logs).with_retention(*retention)),
+                    Arc::new(outbox),
                     format!("DynamoDB table {}", tables.agents),
                     format!("DynamoDB table {}", tables.logs),
                 )
@@ -207,13 +223,18 @@ pub fn build_ports_with(backends: &Backends, sdk: &aws_config::SdkConfig) -> Bui
                     store,
                     Arc::new(MemoryRegistry::default()),
                     Arc::new(MemoryLogs::new()),
+                    // Nothing shares this process's memory: no other process could deliver
+                    // what it kept, and the servers on it run no delivery worker.
+                    Arc::new(DisabledOutbox),
                     "in-memory registry".into(),
                     "in-memory log store".into(),
                 )
             }
         };
     let queue: Arc<dyn RunQueue> = match &backends.queue {
-        QueueBackend::Sqs { url } => Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), url)),
+        QueueBackend::Sqs { url, .. } => {
+            Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), url))
+        }
         QueueBackend::Memory { visibility } => Arc::new(MemoryQueue::new(*visibility)),
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -232,8 +253,7 @@ pub fn build_ports_with(backends: &Backends, sdk: &aws_config::SdkConfig) -> Bui
         agents,
         logs,
         broadcaster: hub.clone(),
-        // No worker drains an outbox in the cloud yet (docs/callbacks.md, Durability): keep none.
-        callbacks: Arc::new(crewship_core::callbacks::DisabledOutbox),
+        callbacks,
         clock,
     };
     BuiltPorts {
@@ -288,7 +308,9 @@ mod tests {
         assert_eq!(tables.runs, "prod-runs");
         assert_eq!(tables.logs, "custom-logs");
         assert!(matches!(sealing, Sealing::Aes256Gcm(_)));
-        assert!(matches!(b.queue, QueueBackend::Sqs { url } if url == "https://sqs.example/1/q"));
+        assert!(
+            matches!(b.queue, QueueBackend::Sqs { url, callbacks_url: None } if url == "https://sqs.example/1/q")
+        );
     }
 
     #[test]

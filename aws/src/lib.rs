@@ -11,6 +11,7 @@
 //! - [`seal`]: AES-256-GCM encryption of agent records at rest (`crewship_core::seal`, shared
 //!   with the SQLite store).
 //! - [`sqs`]: the run queue on SQS.
+//! - [`callback_queue`]: the callbacks queue's notices, which `callback-lambda` drains.
 //! - [`provision`]: creates the tables, queues and bucket (local development and tests; SAM
 //!   does it in the cloud, and a test keeps the two in line).
 //!
@@ -23,10 +24,12 @@
 //! | chats | `chat_id` | — | `title`. |
 //! | logs | `run_id`, `seq` (N) | `by_agent` (`agent_id`, `agent_order` = `run_id#seq(20 digits)`) ALL | per run by seq; per agent by run id (creation order) then seq. |
 //! | agents | `agent_id` | `by_workspace` (`workspace_id`, `agent_id`), `by_crew` (`crew_id`, `agent_id`) | the record is sealed with AES-256-GCM (`sealed`, B) unless plaintext is explicitly allowed (`doc`, S). |
+//! | callbacks | `pk` = `cb#<callback id>` or `run#<run id>` | `by_due` (`due`, `next_at` N) KEYS | the outbox: the entry, and the run's pointer to it, written in one transaction. `due` exists only on pending callbacks (a sparse index), so what is due is one range query; `expires_at` is the runs' TTL. |
 //!
 //! A run's payload lives in the item (`payload`, S) up to [`dynamodb::INLINE_PAYLOAD_LIMIT`],
 //! beyond that in S3 under `payloads/<run id>.json` (`payload_ref`).
 
+pub mod callback_queue;
 pub mod config;
 pub mod dynamodb;
 pub mod payloads;

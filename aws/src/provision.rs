@@ -67,7 +67,7 @@ fn index(
     }
 }
 
-/// The five tables (the crate docs describe their design).
+/// The six tables (the crate docs describe their design).
 pub fn table_specs(tables: &Tables) -> Vec<TableSpec> {
     vec![
         TableSpec {
@@ -156,6 +156,15 @@ pub fn table_specs(tables: &Tables) -> Vec<TableSpec> {
             ],
             ttl: None,
         },
+        TableSpec {
+            resource: "CallbacksTable",
+            name: tables.callbacks.clone(),
+            attributes: vec![("pk", S), ("due", S), ("next_at", N)],
+            hash: "pk",
+            range: None,
+            indexes: vec![index("by_due", "due", "next_at", ProjectionType::KeysOnly)],
+            ttl: Some("expires_at"),
+        },
     ]
 }
 
@@ -164,7 +173,12 @@ pub fn table_specs(tables: &Tables) -> Vec<TableSpec> {
 /// waiting on a cap never gets there: the executor re-sends it one receive before.
 pub const MAX_RECEIVES: u32 = 5;
 
-/// Creates the five tables. Fails if one exists.
+/// Receives after which a callbacks queue message moves to its dead-letter queue, as in the
+/// template: one per attempt, and one more per wait over SQS's 12 h visibility, for the
+/// longest schedule `server.callback_retry_secs` allows (20 waits of up to a day), with room.
+pub const CALLBACK_MAX_RECEIVES: u32 = 50;
+
+/// Creates the six tables. Fails if one exists.
 pub async fn create_tables(
     client: &aws_sdk_dynamodb::Client,
     tables: &Tables,
@@ -418,6 +432,12 @@ mod tests {
             "RunQueue:\n{queue}"
         );
         assert!(queue.contains("deadLetterTargetArn: !GetAtt RunDeadLetterQueue.Arn"));
+        let callbacks = resource("CallbackQueue");
+        assert!(
+            callbacks.contains(&format!("maxReceiveCount: {CALLBACK_MAX_RECEIVES}")),
+            "CallbackQueue:\n{callbacks}"
+        );
+        assert!(callbacks.contains("deadLetterTargetArn: !GetAtt CallbackDeadLetterQueue.Arn"));
         // The executors re-send a waiting run one receive before this threshold: their
         // default must be the same number, and the docs must say it.
         assert_eq!(executor_defaults().executor.max_receives, MAX_RECEIVES);

@@ -15,7 +15,7 @@ use crate::boxed;
 /// SQS's limits: 10 messages per receive, 20 s long poll, 12 h visibility.
 const MAX_BATCH: usize = 10;
 const MAX_WAIT_SECS: u64 = 20;
-const MAX_VISIBILITY_SECS: u64 = 12 * 3600;
+pub(crate) const MAX_VISIBILITY_SECS: u64 = 12 * 3600;
 
 #[derive(Clone, Debug)]
 pub struct SqsQueue {
@@ -37,7 +37,7 @@ impl SqsQueue {
 }
 
 /// Whole seconds, rounded up, so a short wait or deferral never becomes zero.
-fn whole_secs(d: Duration, max: u64) -> i32 {
+pub(crate) fn whole_secs(d: Duration, max: u64) -> i32 {
     let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
     i32::try_from(secs.min(max)).unwrap_or(i32::MAX)
 }

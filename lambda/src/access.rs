@@ -104,6 +104,24 @@ pub const FUNCTIONS: &[Access] = &[
             "ssm:GetParameter",
         ],
     },
+    Access {
+        bin: Bin::CallbackLambda,
+        resource: "CallbackFunction",
+        secrets: &[SECRETS_KEY],
+        actions: &[
+            // Outbox reads, conditional claims and records, the sweep's index query; the
+            // agent's signing key.
+            "dynamodb:GetItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:Query",
+            // The event source's calls, then hiding a message until its retry is due.
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+            "sqs:ChangeMessageVisibility",
+            "ssm:GetParameter",
+        ],
+    },
 ];
 
 /// The function `bin` is.

@@ -1,6 +1,7 @@
-//! What the executor function is invoked with: a batch of run messages from the SQS event
-//! source, or the EventBridge schedule that makes it sweep (`Executor::sweep`, the same code
-//! the long-running executors run every lease).
+//! What the queue-driven functions are invoked with: a batch of messages from their SQS event
+//! source, or the EventBridge schedule that makes them sweep (the executor: `Executor::sweep`,
+//! the same code the long-running executors run every lease; the callback function: the
+//! outbox's due callbacks that have no message).
 
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ pub const SWEEP_SCHEDULE: &str = "rate(5 minutes)";
 
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-pub enum ExecutorEvent {
+pub enum Invocation {
     /// Tried first: SQS events have neither field, so they never match.
     Sweep(ScheduledEvent),
     Queue(SqsEvent),
@@ -48,14 +49,14 @@ mod tests {
             "region":"us-east-1","resources":[],"detail":{}}"#;
         assert!(matches!(
             serde_json::from_str(scheduled).unwrap(),
-            ExecutorEvent::Sweep(ScheduledEvent { source, .. }) if source == "aws.events"
+            Invocation::Sweep(ScheduledEvent { source, .. }) if source == "aws.events"
         ));
         let sqs = r#"{"Records":[{"messageId":"m","receiptHandle":"r",
             "body":"{\"v\":\"1\",\"run_id\":\"run_1\"}","attributes":{},
             "messageAttributes":{},"eventSource":"aws:sqs"}]}"#;
         assert!(matches!(
             serde_json::from_str(sqs).unwrap(),
-            ExecutorEvent::Queue(e) if e.records.len() == 1
+            Invocation::Queue(e) if e.records.len() == 1
         ));
     }
 

@@ -11,10 +11,11 @@ pub enum Bin {
     HandlerLambda,
     ExecutorLambda,
     WsLambda,
+    CallbackLambda,
 }
 
 impl Bin {
-    pub const ALL: [Bin; 7] = [
+    pub const ALL: [Bin; 8] = [
         Bin::LocalRunner,
         Bin::Server,
         Bin::Executor,
@@ -22,6 +23,7 @@ impl Bin {
         Bin::HandlerLambda,
         Bin::ExecutorLambda,
         Bin::WsLambda,
+        Bin::CallbackLambda,
     ];
 
     pub fn name(self) -> &'static str {
@@ -33,6 +35,7 @@ impl Bin {
             Bin::HandlerLambda => "handler-lambda",
             Bin::ExecutorLambda => "executor-lambda",
             Bin::WsLambda => "ws-lambda",
+            Bin::CallbackLambda => "callback-lambda",
         }
     }
 
@@ -40,7 +43,7 @@ impl Bin {
     pub fn is_lambda(self) -> bool {
         matches!(
             self,
-            Bin::HandlerLambda | Bin::ExecutorLambda | Bin::WsLambda
+            Bin::HandlerLambda | Bin::ExecutorLambda | Bin::WsLambda | Bin::CallbackLambda
         )
     }
 }
@@ -96,10 +99,23 @@ const CLOUD: &[Bin] = &[
     HandlerLambda,
     ExecutorLambda,
     WsLambda,
+    CallbackLambda,
 ];
 const QUEUEING: &[Bin] = &[Server, Executor, Provision, HandlerLambda, ExecutorLambda];
 const WATCHING: &[Bin] = &[LocalRunner, Server, HandlerLambda, WsLambda];
 const WEBSOCKET: &[Bin] = &[ExecutorLambda, WsLambda];
+/// Binaries that deliver completion callbacks.
+const DELIVERING: &[Bin] = &[LocalRunner, Executor, ExecutorLambda, CallbackLambda];
+/// Binaries that end runs, and so announce callbacks, on the cloud's store, and the function
+/// that drains the callbacks queue.
+const CALLBACK_QUEUE: &[Bin] = &[
+    Server,
+    Executor,
+    Provision,
+    HandlerLambda,
+    ExecutorLambda,
+    CallbackLambda,
+];
 /// Binaries that accept connections themselves (the Lambda functions' are API Gateway's).
 const LISTENING: &[Bin] = &[LocalRunner, Server];
 
@@ -231,14 +247,14 @@ pub static KEYS: &[Key] = &[
         "server.callback_allow_private",
         "CREWSHIP_CALLBACK_ALLOW_PRIVATE",
         Bool,
-        EXECUTING,
+        DELIVERING,
         "Let completion callbacks reach loopback, private and link-local addresses (development and tests only).",
     ),
     key(
         "server.callback_retry_secs",
         "CREWSHIP_CALLBACK_RETRY_SECS",
         Text,
-        EXECUTING,
+        DELIVERING,
         "Waits in seconds between a failed callback attempt and the next, comma-separated; then it is given up.",
     ),
     key(
@@ -415,7 +431,7 @@ pub static KEYS: &[Key] = &[
         "CREWSHIP_TABLE_PREFIX",
         Text,
         CLOUD,
-        "Tables <prefix>-runs, -dedup, -chats, -logs, -agents.",
+        "Tables <prefix>-runs, -dedup, -chats, -logs, -agents, -callbacks.",
     ),
     key(
         "store.runs_table",
@@ -451,6 +467,13 @@ pub static KEYS: &[Key] = &[
         Text,
         CLOUD,
         "Name of the agents table.",
+    ),
+    key(
+        "store.callbacks_table",
+        "CREWSHIP_CALLBACKS_TABLE",
+        Text,
+        CLOUD,
+        "Name of the callback outbox table.",
     ),
     key(
         "store.payload_bucket",
@@ -493,6 +516,13 @@ pub static KEYS: &[Key] = &[
         Text,
         QUEUEING,
         "The SQS queue URL.",
+    ),
+    key(
+        "queue.callbacks_url",
+        "CREWSHIP_CALLBACKS_QUEUE_URL",
+        Text,
+        CALLBACK_QUEUE,
+        "SQS queue told of every new completion callback, for callback-lambda (unset: delivery polls the outbox).",
     ),
     key(
         "retention.max_age_secs",

@@ -98,6 +98,7 @@ pub struct Store {
     pub chats_table: Option<String>,
     pub logs_table: Option<String>,
     pub agents_table: Option<String>,
+    pub callbacks_table: Option<String>,
     pub payload_bucket: Option<String>,
     pub secrets_key: Option<Secret>,
     pub allow_plaintext_secrets: bool,
@@ -129,6 +130,8 @@ pub struct Queue {
     /// Unset: `sqs` when `url` is set, else `memory`.
     pub backend: Option<QueueKind>,
     pub url: Option<String>,
+    /// The callbacks queue (cloud delivery, docs/callbacks.md).
+    pub callbacks_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

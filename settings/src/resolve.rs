@@ -110,6 +110,9 @@ impl Settings {
         if matches!(bin, Server | Executor | HandlerLambda | ExecutorLambda) {
             self.queue_kind()?;
         }
+        if bin == CallbackLambda && self.queue.callbacks_url.is_none() {
+            return Err(err("queue.callbacks_url", "required by callback-lambda"));
+        }
         if bin == WsLambda {
             if self.ws.connections_table.is_none() {
                 return Err(err("ws.connections_table", "required by ws-lambda"));

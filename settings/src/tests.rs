@@ -29,6 +29,7 @@ fn required(bin: Bin) -> Vec<(&'static str, &'static str)> {
             ("CREWSHIP_CONNECTIONS_TABLE", "conns"),
             ("CREWSHIP_WS_ENDPOINT", "https://ws.example/live"),
         ],
+        Bin::CallbackLambda => vec![("CREWSHIP_CALLBACKS_QUEUE_URL", "https://sqs.example/1/c")],
         _ => vec![],
     }
 }

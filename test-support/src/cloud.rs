@@ -21,6 +21,8 @@ pub struct Cloud {
     pub tables: Tables,
     pub bucket: String,
     pub queue: QueueUrls,
+    /// The callbacks queue (`queue.callbacks_url`) and its dead-letter queue.
+    pub callbacks: QueueUrls,
     pub sdk: aws_config::SdkConfig,
 }
 
@@ -35,6 +37,7 @@ impl Cloud {
             },
             queue: QueueBackend::Sqs {
                 url: self.queue.queue.clone(),
+                callbacks_url: Some(self.callbacks.queue.clone()),
             },
         }
     }
@@ -47,6 +50,7 @@ impl Cloud {
             ("CREWSHIP_PAYLOAD_BUCKET", self.bucket.clone()),
             ("CREWSHIP_SECRETS_KEY", test_key()),
             ("CREWSHIP_QUEUE_URL", self.queue.queue.clone()),
+            ("CREWSHIP_CALLBACKS_QUEUE_URL", self.callbacks.queue.clone()),
         ]
     }
 }
@@ -81,11 +85,20 @@ pub async fn provision(moto: &Moto, visibility_secs: u32, max_receives: u32) -> 
     )
     .await
     .expect("creating the queues");
+    let callbacks = provision::create_queue(
+        &aws_sdk_sqs::Client::new(&sdk),
+        &format!("{prefix}-callbacks"),
+        visibility_secs,
+        provision::CALLBACK_MAX_RECEIVES,
+    )
+    .await
+    .expect("creating the callbacks queues");
     Cloud {
         prefix,
         tables,
         bucket,
         queue,
+        callbacks,
         sdk,
     }
 }

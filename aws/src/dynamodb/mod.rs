@@ -6,10 +6,12 @@
 //! - [`chats`] holds [`DynamoChatStore`].
 //! - [`logs`] holds [`DynamoLogs`], log entries.
 //! - [`agents`] holds [`DynamoRegistry`], agents sealed at rest.
+//! - [`callbacks`] holds [`DynamoOutbox`], the completion callbacks' outbox.
 //! - here: the table names and the item helpers ([`s`], [`n`], [`get_s`], [`get_n`],
 //!   [`get_bool`]) every DynamoDB adapter uses, the Lambda crate's connections table included.
 
 pub mod agents;
+pub mod callbacks;
 pub mod chats;
 pub mod cursor;
 pub mod dedup;
@@ -22,6 +24,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 pub use agents::DynamoRegistry;
+pub use callbacks::DynamoOutbox;
 pub use chats::DynamoChatStore;
 pub use dedup::DynamoDedupStore;
 pub use item::INLINE_PAYLOAD_LIMIT;
@@ -30,7 +33,7 @@ pub use runs::DynamoRunStore;
 
 pub type Item = HashMap<String, AttributeValue>;
 
-/// The names of the five tables.
+/// The names of the six tables.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tables {
     pub runs: String,
@@ -38,6 +41,7 @@ pub struct Tables {
     pub chats: String,
     pub logs: String,
     pub agents: String,
+    pub callbacks: String,
 }
 
 impl Tables {
@@ -49,6 +53,7 @@ impl Tables {
             chats: format!("{prefix}-chats"),
             logs: format!("{prefix}-logs"),
             agents: format!("{prefix}-agents"),
+            callbacks: format!("{prefix}-callbacks"),
         }
     }
 }

@@ -17,27 +17,7 @@ async fn setup() -> (Ports, Moto) {
     (built.ports, moto)
 }
 
-// The cloud has no callback outbox yet (docs/callbacks.md): the outbox cases wait for one, and
-// the test below pins down that it keeps nothing instead.
-conformance_suite!(without_outbox: setup);
-
-#[tokio::test]
-async fn the_cloud_keeps_no_callback_outbox_yet() {
-    let (ports, _moto) = setup().await;
-    let a = conformance::agent("agent-a");
-    let run = conformance::new_run(&a, "{}");
-    let entry = crewship_core::callbacks::OutboxEntry::new(
-        &run,
-        "https://receiver.example/hook",
-        crewship_core::callback::CallbackEvent::RunCompleted,
-        run.created_at,
-    );
-    assert!(
-        !ports.callbacks.enqueue(&entry).await.unwrap(),
-        "nothing is kept"
-    );
-    assert!(ports.callbacks.of_run(&run.id).await.unwrap().is_empty());
-}
+conformance_suite!(setup);
 
 #[tokio::test]
 async fn agent_records_are_sealed_at_rest() {

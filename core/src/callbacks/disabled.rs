@@ -39,6 +39,10 @@ impl CallbackOutbox for DisabledOutbox {
         Err(OutboxError::NotFound(entry.id.clone()))
     }
 
+    async fn get(&self, _id: &CallbackId) -> Result<Option<OutboxEntry>, OutboxError> {
+        Ok(None)
+    }
+
     async fn of_run(&self, _run: &RunId) -> Result<Vec<OutboxEntry>, OutboxError> {
         Ok(Vec::new())
     }

@@ -98,6 +98,10 @@ impl CallbackOutbox for MemoryOutbox {
         Ok(())
     }
 
+    async fn get(&self, id: &CallbackId) -> Result<Option<OutboxEntry>, OutboxError> {
+        Ok(self.inner.lock().unwrap().entries.get(id).cloned())
+    }
+
     async fn of_run(&self, run: &RunId) -> Result<Vec<OutboxEntry>, OutboxError> {
         let inner = self.inner.lock().unwrap();
         Ok(inner

@@ -76,6 +76,9 @@ pub trait CallbackOutbox: Send + Sync {
     /// `Conflict`, and nothing is written.
     async fn record(&self, entry: &OutboxEntry) -> Result<(), OutboxError>;
 
+    /// One callback as stored, whatever its state; `None` when it is unknown.
+    async fn get(&self, id: &CallbackId) -> Result<Option<OutboxEntry>, OutboxError>;
+
     /// The run's callbacks (none or one), for the API.
     async fn of_run(&self, run: &RunId) -> Result<Vec<OutboxEntry>, OutboxError>;
 }

@@ -147,6 +147,21 @@ impl CallbackOutbox for SqliteStore {
         }
     }
 
+    async fn get(&self, id: &CallbackId) -> Result<Option<OutboxEntry>, OutboxError> {
+        let id = id.to_string();
+        self.db
+            .read(move |conn| {
+                let sql = format!("SELECT {COLUMNS} FROM callbacks WHERE id = ?1");
+                let row = conn
+                    .prepare_cached(&sql)?
+                    .query_row([id], |r| Ok(from_row(r)))
+                    .optional()?;
+                row.transpose()
+            })
+            .await
+            .map_err(outbox_error)
+    }
+
     async fn of_run(&self, run: &RunId) -> Result<Vec<OutboxEntry>, OutboxError> {
         let run = run.to_string();
         self.db

@@ -15,7 +15,9 @@ use std::time::Duration;
 use crewship_core::callbacks::{
     Attempt, OutboxEntry, OutboxError, RetrySchedule, schedule::DEFAULT_RETRY_SECS,
 };
+use crewship_core::ids::CallbackId;
 use crewship_core::ports::Ports;
+use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use deliver::{AttemptRules, Tried};
@@ -62,6 +64,15 @@ impl CallbackConfig {
     }
 }
 
+/// What follows a queue-driven attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Delivered, given up, refused or unknown: the message is done with.
+    Done,
+    /// Still pending: the message should come back at this time.
+    At(OffsetDateTime),
+}
+
 pub struct CallbackWorker {
     ports: Ports,
     config: CallbackConfig,
@@ -86,8 +97,27 @@ impl CallbackWorker {
         Ok(n)
     }
 
-    /// One attempt of a claimed callback, recorded.
-    pub async fn attempt(&self, mut entry: OutboxEntry) {
+    /// The callback `id`, named by a queue message (the cloud's delivery path): one attempt if
+    /// it is due, and when the message should come back, if ever.
+    pub async fn attempt_named(&self, id: &CallbackId) -> Result<Next, OutboxError> {
+        let now = self.ports.clock.now();
+        let until = now + self.config.claim;
+        let entry = match self.ports.callbacks.claim(id, now, until).await? {
+            Some(claimed) => self.attempt(claimed).await,
+            // Unknown, finished, not yet due, or claimed by another worker.
+            None => match self.ports.callbacks.get(id).await? {
+                Some(entry) => entry,
+                None => return Ok(Next::Done),
+            },
+        };
+        Ok(match entry.next_attempt_at {
+            Some(at) if !entry.is_finished() => Next::At(at),
+            _ => Next::Done,
+        })
+    }
+
+    /// One attempt of a claimed callback, recorded; the callback as it was written.
+    pub async fn attempt(&self, mut entry: OutboxEntry) -> OutboxEntry {
         let now = self.ports.clock.now();
         let rules = AttemptRules {
             allow_private: self.config.allow_private,
@@ -124,6 +154,7 @@ impl CallbackWorker {
         if let Err(e) = self.ports.callbacks.record(&entry).await {
             tracing::warn!(error = %e, callback_id = %entry.id, "recording a callback attempt failed");
         }
+        entry
     }
 
     /// The signing key: the callback's own secret, else the agent's webhook secret, both as

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crewship_aws::config::{Backends, aws_sdk_config, build_ports_with};
 use crewship_lambda::env::{Env, init_tracing};
-use crewship_lambda::event::{ExecutorEvent, ExecutorResponse, SWEEP_EVERY};
+use crewship_lambda::event::{ExecutorResponse, Invocation, SWEEP_EVERY};
 use crewship_lambda::sqs::handle_batch;
 use crewship_lambda::ws::{ApiGatewayBroadcaster, ApiGatewayPoster, DynamoConnections};
 use crewship_settings::Bin;
@@ -43,15 +43,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let runtime = RuntimeBackend::from(settings.executor.runtime()?).build()?;
     let config = ExecutorConfig::from_settings(&settings.executor);
     let executor = Arc::new(Executor::new(built.ports, runtime, config));
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<ExecutorEvent>| {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Invocation>| {
         let executor = executor.clone();
         let broadcaster = broadcaster.clone();
         async move {
             let response = match event.payload {
-                ExecutorEvent::Queue(batch) => ExecutorResponse::Batch(
+                Invocation::Queue(batch) => ExecutorResponse::Batch(
                     handle_batch(&executor, batch, CancellationToken::new()).await,
                 ),
-                ExecutorEvent::Sweep(_) => {
+                Invocation::Sweep(_) => {
                     let swept = executor.sweep(SWEEP_EVERY).await?;
                     ExecutorResponse::Swept {
                         lost: swept.lost,

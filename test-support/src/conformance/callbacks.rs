@@ -36,6 +36,11 @@ pub async fn callbacks_are_one_per_run_and_read_back(ports: &Ports) {
     );
     let stored = ports.callbacks.of_run(&entry.run_id).await.unwrap();
     assert_eq!(stored, std::slice::from_ref(&entry));
+    assert_eq!(
+        ports.callbacks.get(&entry.id).await.unwrap().as_ref(),
+        Some(&entry)
+    );
+    assert_eq!(ports.callbacks.get(&again.id).await.unwrap(), None);
     let body: serde_json::Value = serde_json::from_str(&stored[0].body).unwrap();
     assert_eq!(body["type"], "run.completed");
     assert_eq!(body["data"]["id"], entry.run_id.as_str());
@@ -101,6 +106,10 @@ pub async fn callbacks_are_claimed_once_and_recorded_conditionally(ports: &Ports
     assert_eq!(stored.state, CallbackState::Delivered);
     assert_eq!(stored.attempts.len(), 2);
     assert_eq!(stored.next_attempt_at, None);
+    assert_eq!(
+        ports.callbacks.get(&entry.id).await.unwrap().as_ref(),
+        Some(stored)
+    );
     assert!(
         ports
             .callbacks

@@ -176,9 +176,9 @@ async fn cancelling_a_queued_run_announces_it_exactly_once() {
             answer["run_id"].as_str().unwrap().to_owned()
         }
     };
+    // The second is sent once the first holds the agent's only slot: two deliveries in flight
+    // at once may be claimed in either order.
     let running = hold(1).await;
-    let queued = hold(2).await;
-    // The first holds the agent's only slot: the second stays QUEUED.
     let deadline = tokio::time::Instant::now() + LIMIT;
     loop {
         let (_, run) = runner
@@ -191,6 +191,7 @@ async fn cancelling_a_queued_run_announces_it_exactly_once() {
         assert!(tokio::time::Instant::now() < deadline, "{run}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let queued = hold(2).await;
     let (_, run) = runner
         .get_json(&format!("/api/v1/runs/{queued}"), TOKEN)
         .await
