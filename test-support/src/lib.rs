@@ -13,6 +13,8 @@
 //! - [`cloud`] (feature `aws`): fresh, uniquely named tables, queues and bucket on that server.
 //! - [`venv`] (feature `moto`): pinned Python tools (moto, cargo-lambda) in project-local
 //!   virtual environments, installed once on first use.
+//! - [`receiver`] (feature `receiver`): a callback receiver on loopback that records what it
+//!   gets, answering a script of statuses.
 //! - [`template`]: `template.yaml`'s functions' environments, as the drift test and the
 //!   Lambda emulator test read them.
 
@@ -25,6 +27,8 @@ pub mod fixture;
 #[cfg(feature = "moto")]
 pub mod moto;
 pub mod procs;
+#[cfg(feature = "receiver")]
+pub mod receiver;
 pub mod retention;
 pub mod run;
 pub mod template;

@@ -7,7 +7,6 @@
 //! - [`burst`]: many distinct signed deliveries from concurrent connections.
 //! - [`cli`]: the same binary's client subcommands, run as child processes.
 //! - [`keeper`]: a `local-runner keeper` process for tests of the Keeper runtime.
-//! - [`receiver`]: a callback receiver on loopback that records what it gets.
 //! - [`tls`]: a throw-away CA and server certificate, for Keeper over HTTPS.
 //! - [`ws`]: a WebSocket client for `/ws`.
 
@@ -15,7 +14,6 @@ pub mod browser;
 pub mod burst;
 pub mod cli;
 pub mod keeper;
-pub mod receiver;
 pub mod tls;
 pub mod ws;
 

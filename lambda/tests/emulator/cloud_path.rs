@@ -51,6 +51,7 @@ async fn a_signed_webhook_completes_through_the_three_functions_and_a_subscriber
         sqs: aws_sdk_sqs::Client::new(&stack.cloud.sdk),
         queue_url: stack.cloud.queue.queue.clone(),
         lambda: lambda.clone(),
+        function: "executor-lambda",
         concurrency: 2,
     };
     let ids = [id.clone()];

@@ -42,6 +42,7 @@ async fn two_runs_of_a_capped_agent_both_complete_and_nothing_is_dead_lettered()
         sqs: sqs.clone(),
         queue_url: stack.cloud.queue.queue.clone(),
         lambda: lambda.clone(),
+        function: "executor-lambda",
         concurrency: 2,
     };
     let seen = events

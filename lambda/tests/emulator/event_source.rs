@@ -1,6 +1,8 @@
-//! The SQS event source mapping, the one part of the executor's path that AWS provides and
-//! nothing here emulates: it receives from the run queue, hands each message to
-//! `executor-lambda` as an SQS event of one record (the template's `BatchSize: 1`), with its
+//! The SQS event source mapping, the one part of the queue-driven paths that AWS provides and
+//! nothing here emulates: it receives from a queue, hands each message to its function
+//! (`executor-lambda` from the run queue, `callback-lambda` from the callbacks queue) as an
+//! SQS event of one record (the executor's `BatchSize: 1`; the callback function takes up to
+//! ten, and one is a batch too), with its
 //! real message id, receipt handle, system attributes (`ApproximateReceiveCount` among them)
 //! and `eventSourceARN`, up to `MaximumConcurrency` invocations at once, and deletes each
 //! message the function's answer did not name in `batchItemFailures`
@@ -29,6 +31,8 @@ pub struct EventSource {
     pub sqs: aws_sdk_sqs::Client,
     pub queue_url: String,
     pub lambda: Lambda,
+    /// The function invoked.
+    pub function: &'static str,
     /// `MaximumConcurrency`: invocations at once.
     pub concurrency: usize,
 }
@@ -78,13 +82,16 @@ impl EventSource {
                 continue;
             }
             for message in self.receive(free).await {
-                let (sqs, url, lambda) = (
+                let (sqs, url, lambda, function) = (
                     self.sqs.clone(),
                     self.queue_url.clone(),
                     self.lambda.clone(),
+                    self.function,
                 );
                 let arn = arn.clone();
-                in_flight.spawn(async move { deliver(&sqs, &url, &lambda, &arn, message).await });
+                in_flight.spawn(async move {
+                    deliver(&sqs, &url, &lambda, function, &arn, message).await
+                });
             }
         }
     }
@@ -109,6 +116,7 @@ async fn deliver(
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
     lambda: &Lambda,
+    function: &str,
     arn: &str,
     message: Message,
 ) -> (u32, bool) {
@@ -141,7 +149,7 @@ async fn deliver(
         "eventSourceARN": arn,
         "awsRegion": "us-east-1",
     }]});
-    let answer = lambda.invoke("executor-lambda", &event).await;
+    let answer = lambda.invoke(function, &event).await;
     let failed = answer["batchItemFailures"]
         .as_array()
         .expect("a batch response (ReportBatchItemFailures)")

@@ -89,6 +89,11 @@ pub async fn run(lambda: &Lambda, id: &str) -> Value {
     monitoring(lambda, &format!("/api/v1/runs/{id}")).await
 }
 
+/// `GET /api/v1/runs/{id}/callbacks`.
+pub async fn callbacks(lambda: &Lambda, id: &str) -> Value {
+    monitoring(lambda, &format!("/api/v1/runs/{id}/callbacks")).await
+}
+
 /// The run's log lines' contents, oldest first (`GET /api/v1/agents/{agent}/logs?run_id=`).
 pub async fn log_lines(lambda: &Lambda, agent: &str, run: &str) -> Vec<String> {
     let entries = monitoring(lambda, &format!("/api/v1/agents/{agent}/logs?run_id={run}")).await;

@@ -1,4 +1,4 @@
-//! The cloud path end to end, as deployed by `template.yaml` but on one machine: the three
+//! The cloud path end to end, as deployed by `template.yaml` but on one machine: the four
 //! Lambda bins (the debug builds `cargo test` makes) under cargo-lambda's Runtime API emulator
 //! (`cargo lambda watch --only-lambda-apis`), against moto for DynamoDB, SQS, S3 and SSM. What
 //! AWS itself provides is played by the test, and kept small: the SQS event source mapping
@@ -10,6 +10,7 @@
 //! - [`http`]: the handler's API through its function URL.
 //! - [`cloud_path`]: a signed webhook to a COMPLETED run, its logs and its live frames.
 //! - [`deferral`]: two runs of an agent capped at one both complete; nothing is dead-lettered.
+//! - [`callbacks`]: a finished run's signed callback, retried by visibility, and the sweep.
 
 mod api_gateway;
 mod emulator;
@@ -17,6 +18,7 @@ mod event_source;
 mod http;
 mod stack;
 
+mod callbacks;
 mod cloud_path;
 mod deferral;
 

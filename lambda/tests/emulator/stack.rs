@@ -1,6 +1,7 @@
 //! The stack of `template.yaml` on one machine: its tables, queues, bucket and SSM parameters on
-//! moto, API Gateway's management API ([`ApiGateway`]), and the three functions under the
-//! emulator, each started with exactly the environment the template gives it. The template's
+//! moto, API Gateway's management API ([`ApiGateway`]), and the four functions under the
+//! emulator, each started with exactly the environment the template gives it (and, for the
+//! callback function, the two test settings of [`TEST_SETTINGS`]). The template's
 //! values are resolved here — `!Ref` of a resource to what was provisioned, of a parameter to
 //! its default (so the secrets are read from the default SSM names), `!If` on the parameters
 //! chosen (`AgentRuntime=process`: agents are child processes of the executor function),
@@ -39,6 +40,22 @@ const FUNCTIONS: &[(&str, &str, &str)] = &[
         env!("CARGO_BIN_EXE_executor-lambda"),
     ),
     ("ws-lambda", "WsFunction", env!("CARGO_BIN_EXE_ws-lambda")),
+    (
+        "callback-lambda",
+        "CallbackFunction",
+        env!("CARGO_BIN_EXE_callback-lambda"),
+    ),
+];
+
+/// What this stack sets beyond the template, per resource: the callback function may reach the
+/// test's receiver on loopback, and retries after one second, not thirty.
+const TEST_SETTINGS: &[(&str, &str, &str)] = &[
+    (
+        "CallbackFunction",
+        "CREWSHIP_CALLBACK_ALLOW_PRIVATE",
+        "true",
+    ),
+    ("CallbackFunction", "CREWSHIP_CALLBACK_RETRY_SECS", "1,1"),
 ];
 
 pub struct Stack {
@@ -121,6 +138,12 @@ impl Stack {
             }
         }
         env.extend(self.moto.env().into_iter().map(|(k, v)| (k.to_owned(), v)));
+        env.extend(
+            TEST_SETTINGS
+                .iter()
+                .filter(|(of, _, _)| *of == resource)
+                .map(|(_, name, value)| ((*name).to_owned(), (*value).to_owned())),
+        );
         env.push(("TMPDIR".into(), tmp.display().to_string()));
         env
     }
@@ -163,6 +186,8 @@ impl Stack {
             "DedupTable" => tables.dedup.clone(),
             "ChatsTable" => tables.chats.clone(),
             "AgentsTable" => tables.agents.clone(),
+            "CallbacksTable" => tables.callbacks.clone(),
+            "CallbackQueue" => self.cloud.callbacks.queue.clone(),
             "PayloadBucket" => self.cloud.bucket.clone(),
             "RunQueue" => self.cloud.queue.queue.clone(),
             "ConnectionsTable" => self.connections_table.clone(),

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use e2e_tests::receiver::{Received, Receiver};
+use crewship_test_support::receiver::{Received, Receiver};
 use e2e_tests::{Runner, SECRET, TOKEN};
 use serde_json::Value;
 use standardwebhooks::Webhook;
