@@ -6,7 +6,8 @@
 //! callback is pending it carries `due`, the partition key of the sparse `by_due` index
 //! (`due`, `next_at`), so what is due is one range query over pending callbacks only. A claim
 //! is a conditional write of `next_at`, a record one conditional on `attempts`. Both items
-//! expire with the run (TTL `expires_at`).
+//! expire (TTL `expires_at`) the runs' retention after the callback was created, at the run's
+//! end, as log lines do after their line.
 //!
 //! With [`CallbackQueue`], every new callback is also announced on the callbacks queue, which
 //! `callback-lambda` drains; without one (or when the notice fails), the sweep finds it.
@@ -77,7 +78,7 @@ fn is_condition_failure<R>(e: &SdkError<UpdateItemError, R>) -> bool {
 }
 
 impl DynamoOutbox {
-    /// `retention`: how long after its creation a callback expires, the runs' retention.
+    /// `retention`: how long after its creation a callback expires (the runs' retention).
     pub fn new(client: Client, table: impl Into<String>, retention: time::Duration) -> Self {
         Self {
             client,

@@ -206,4 +206,26 @@ async fn runs_and_their_logs_carry_one_expiry() {
         expiry(cloud.tables.logs.clone()).await,
         line.ts.unix_timestamp() + days_90
     );
+    // A callback's two items expire the same span after it was written, at the run's end.
+    let ended = run.created_at + time::Duration::seconds(42);
+    let entry = crewship_core::callbacks::OutboxEntry::new(
+        &run,
+        "https://receiver.example/hook",
+        crewship_core::callback::CallbackEvent::RunCompleted,
+        ended,
+    );
+    assert!(ports.callbacks.enqueue(&entry).await.unwrap());
+    let items = dynamo
+        .scan()
+        .table_name(&cloud.tables.callbacks)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap();
+    assert_eq!(items.len(), 2, "the entry and the run's pointer");
+    for item in items {
+        let at: i64 = item["expires_at"].as_n().unwrap().parse().unwrap();
+        assert_eq!(at, ended.unix_timestamp() + days_90, "{item:?}");
+    }
 }

@@ -1,5 +1,6 @@
-//! [`CallbackOutbox`] where no worker drains one yet (the cloud deployment, docs/callbacks.md):
-//! it keeps nothing, so callbacks cannot pile up in a process that never sends them.
+//! [`CallbackOutbox`] where no worker could drain one (`crewship-server` and
+//! `crewship-executor` on the memory store, which share nothing; docs/callbacks.md): it keeps
+//! nothing, so callbacks cannot pile up in a process that never sends them.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;

@@ -7,8 +7,9 @@
 //! - [`announce`]: [`announce::finished`], the one function every terminal transition calls
 //!   (broadcast, then the callback into the outbox).
 //! - `memory`: [`MemoryOutbox`]; the SQLite adapter is in `sqlite/callbacks.rs`.
-//! - `disabled`: [`DisabledOutbox`], for deployments without a delivery worker (the cloud,
-//!   for now), which keeps nothing.
+//! - `disabled`: [`DisabledOutbox`], for deployments without a delivery worker (the cloud
+//!   bins on the memory store), which keeps nothing.
+//! - The DynamoDB adapter is `crewship_aws::dynamodb::DynamoOutbox`.
 //!
 //! Delivery (the SSRF guard, the signed POST) is the executor's: this crate only decides what
 //! is sent, and when.

@@ -2,7 +2,8 @@
 //! path, so that a slow or dead receiver never slows a run.
 //!
 //! - here: [`CallbackWorker`], with [`CallbackWorker::step`] (claim what is due, make one
-//!   attempt of each) and [`CallbackWorker::run_until_stopped`], which only loops.
+//!   attempt of each), [`CallbackWorker::run_until_stopped`], which only loops, and
+//!   [`CallbackWorker::attempt_named`], the attempt a queue message asks for (`callback-lambda`).
 //! - [`deliver`]: one attempt — guard, signed POST, outcome.
 //! - [`guard`]: the SSRF guard and the address it pins.
 

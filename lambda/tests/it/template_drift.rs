@@ -140,8 +140,8 @@ fn no_secret_reference_is_given_to_every_function() {
 fn every_alarm_notifies_the_topic_and_both_apis_keep_access_logs() {
     let alarms = TEMPLATE.matches("Type: AWS::CloudWatch::Alarm").count();
     assert!(
-        alarms >= 7,
-        "DLQ, oldest message, three functions' errors, throttles, API 5xx"
+        alarms >= 9,
+        "two DLQs, oldest message, four functions' errors, throttles, API 5xx"
     );
     assert_eq!(
         TEMPLATE
