@@ -19,7 +19,7 @@
 //!
 //! | table | key | indexes | notes |
 //! |---|---|---|---|
-//! | runs | `id` (S) | `by_agent` (`agent_id`, `id`) ALL; `by_agent_status` (`agent_status` = `agent#STATUS`, `id`) KEYS; `by_lease` (`leased`, `lease_expires` N) ALL | run ids are UUIDv7, so `id` sorts by creation: `by_agent` read backwards is newest first. `leased` exists only on RUNNING runs with a lease (a sparse index), so expired leases are one range query. Every update is conditional on `status` and `version`. |
+//! | runs | `id` (S) | `by_agent` (`agent_id`, `id`) ALL; `by_agent_status` (`agent_status` = `agent#STATUS`, `id`) KEYS; `by_lease` (`leased`, `lease_expires` N) ALL | run ids are UUIDv7, so `id` sorts by creation: `by_agent` read backwards is newest first. `leased` exists only on RUNNING runs with a lease (a sparse index), so expired leases are one range query. Every update is conditional on `status` and `version`. Each agent's count of RUNNING runs is one more item, `slots#<agent>` (`dynamodb::slots`). |
 //! | dedup | `pk` = `agent#key` | — | `run_id`, `expires_at` (epoch s, the TTL attribute), `expires_ms`; reservations are one `TransactWriteItems`; an expired one counts as free even before TTL deletes it. |
 //! | chats | `chat_id` | — | `title`. |
 //! | logs | `run_id`, `seq` (N) | `by_agent` (`agent_id`, `agent_order` = `run_id#seq(20 digits)`) ALL | per run by seq; per agent by run id (creation order) then seq. |

@@ -12,7 +12,7 @@ use crewship_core::store::StoreError;
 use tokio_util::sync::CancellationToken;
 
 use crate::execute::Stops;
-use crate::lifecycle::{self, Ending};
+use crate::lifecycle::{self, Claim, Ending};
 use crate::{Executor, ExecutorError, Outcome};
 
 /// The error of a run whose stored payload could not be found.
@@ -88,9 +88,10 @@ impl Executor {
         }
     }
 
-    /// QUEUED → RUNNING, within the agent's concurrency cap (over it, the message waits). The
-    /// agent is read first for the cap and the deadline; a missing one is resolved (and the run
-    /// failed) after the claim, so that it is finished, not left QUEUED.
+    /// QUEUED → RUNNING, within the agent's concurrency cap, which the store holds atomically
+    /// across executors (over it, the message waits). The agent is read first for the cap and
+    /// the deadline; a missing one is resolved (and the run failed) after the claim, so that it
+    /// is finished, not left QUEUED.
     async fn claim(
         &self,
         delivery: &Delivery,
@@ -104,21 +105,15 @@ impl Executor {
             }
         };
         let deadline = self.deadline_for(agent.as_ref());
-        let _serialised = self.claim_lock.lock().await;
-        if let Some(agent) = &agent {
-            let running = self
-                .ports
-                .runs
-                .count_by_status(&agent.id, RunStatus::Running)
-                .await?;
-            if running >= u64::from(agent.max_concurrent_runs.max(1)) {
-                return Err(self.defer_early(delivery, &run).await);
-            }
-        }
-        let owner = &self.config.owner;
-        let lease = self.config.lease;
-        if !lifecycle::claim(&self.ports, &mut run, owner, lease, deadline).await? {
-            return Err(self.skip(delivery, "claimed elsewhere").await);
+        // An agent that is gone has no cap; its run is claimed only to be failed.
+        let cap = agent
+            .as_ref()
+            .map_or(u32::MAX, |a| a.max_concurrent_runs.max(1));
+        let (owner, lease) = (&self.config.owner, self.config.lease);
+        match lifecycle::claim(&self.ports, &mut run, cap, owner, lease, deadline).await? {
+            Claim::Claimed => {}
+            Claim::AtCap => return Err(self.defer_early(delivery, &run).await),
+            Claim::Lost => return Err(self.skip(delivery, "claimed elsewhere").await),
         }
         tracing::info!(agent_id = %run.agent_id, attempt = run.attempt, "run started");
         self.ports

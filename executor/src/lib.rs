@@ -83,8 +83,6 @@ pub struct Executor {
     pub ports: Ports,
     pub runtime: Arc<dyn ContainerRuntime>,
     pub config: ExecutorConfig,
-    /// Serialises "count running, then claim" within this executor, so its per-agent cap holds.
-    claim_lock: tokio::sync::Mutex<()>,
 }
 
 impl Executor {
@@ -93,7 +91,6 @@ impl Executor {
             ports,
             runtime,
             config,
-            claim_lock: tokio::sync::Mutex::new(()),
         }
     }
 

@@ -44,23 +44,40 @@ fn lease(owner: &str, now: OffsetDateTime, length: Duration) -> Lease {
     }
 }
 
-/// QUEUED → RUNNING. `Ok(false)` when another writer got there first.
+/// What a claim came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    Claimed,
+    /// The agent had `cap` runs RUNNING: nothing was written, the run waits.
+    AtCap,
+    /// Another writer moved the run first.
+    Lost,
+}
+
+/// QUEUED → RUNNING, only while fewer than `cap` of the agent's runs are RUNNING (the store
+/// counts and claims in one atomic step, across executors: `RunStore::claim_within`).
 pub async fn claim(
     ports: &Ports,
     run: &mut Run,
+    cap: u32,
     owner: &str,
     lease_len: Duration,
     deadline: Duration,
-) -> Result<bool, StoreError> {
+) -> Result<Claim, StoreError> {
+    let queued = run.clone();
     let now = ports.clock.now();
     run.status = RunStatus::Running;
     run.started_at = Some(now);
     run.deadline_at = Some(now + deadline);
     run.attempt += 1;
     run.lease = Some(lease(owner, now, lease_len));
-    match ports.runs.update(run, RunStatus::Queued).await {
-        Ok(()) => Ok(true),
-        Err(StoreError::Conflict { .. }) => Ok(false),
+    match ports.runs.claim_within(run, cap).await {
+        Ok(true) => Ok(Claim::Claimed),
+        Ok(false) => {
+            *run = queued;
+            Ok(Claim::AtCap)
+        }
+        Err(StoreError::Conflict { .. }) => Ok(Claim::Lost),
         Err(e) => Err(e),
     }
 }

@@ -49,6 +49,7 @@ macro_rules! conformance_suite {
             listing_pages_through_250_runs_newest_first,
             filtered_listing_pages_through_matching_runs_only,
             counts_by_status,
+            claims_hold_the_agents_cap_across_concurrent_claimers,
             logs_keep_seq_order_and_honour_after,
             expired_leases_lists_only_running_runs_past_their_lease,
             queued_runs_are_listed_by_creation_time_while_queued,
@@ -119,6 +120,121 @@ async fn claim(ports: &Ports, run: &mut Run, lease_until: OffsetDateTime) {
 async fn finish(ports: &Ports, run: &mut Run, status: RunStatus) {
     run.finish(status, Some(0), None, t(5));
     ports.runs.update(run, RunStatus::Running).await.unwrap();
+}
+
+/// `run` as the executor's claim makes it RUNNING, before `claim_within` writes it.
+fn running(mut run: Run) -> Run {
+    run.status = RunStatus::Running;
+    run.started_at = Some(t(1));
+    run.attempt += 1;
+    run.lease = Some(Lease {
+        owner: "executor-a".into(),
+        expires_at: t(60),
+    });
+    run
+}
+
+/// Six claims of one agent's six queued runs at once, under a cap of two: exactly two win,
+/// the rest write nothing; a finished run frees its slot for the next claim; other agents
+/// have caps of their own; a stale claim is a conflict.
+pub async fn claims_hold_the_agents_cap_across_concurrent_claimers(ports: &Ports) {
+    let a = agent("agent-a");
+    let mut queued = Vec::new();
+    for _ in 0..6 {
+        let run = new_run(&a, "{}");
+        ports.runs.create(&run).await.unwrap();
+        queued.push(run);
+    }
+    let claims: Vec<_> = queued
+        .iter()
+        .cloned()
+        .map(|run| {
+            let ports = ports.clone();
+            tokio::spawn(async move {
+                let mut run = running(run);
+                let won = ports.runs.claim_within(&mut run, 2).await.unwrap();
+                (won, run)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for claim in claims {
+        let (won, run) = claim.await.unwrap();
+        if won {
+            winners.push(run);
+        } else {
+            let stored = ports.runs.get(&run.id).await.unwrap().unwrap();
+            assert_eq!(
+                stored.status,
+                RunStatus::Queued,
+                "a refused claim wrote nothing"
+            );
+            assert_eq!(stored.version, run.version);
+        }
+    }
+    assert_eq!(winners.len(), 2, "the cap of two held");
+    assert_eq!(
+        ports
+            .runs
+            .count_by_status(&a.id, RunStatus::Running)
+            .await
+            .unwrap(),
+        2
+    );
+
+    let b = agent("agent-b");
+    let other = new_run(&b, "{}");
+    ports.runs.create(&other).await.unwrap();
+    assert!(
+        ports
+            .runs
+            .claim_within(&mut running(other), 1)
+            .await
+            .unwrap()
+    );
+
+    let waiting: Vec<Run> = {
+        let won: HashSet<&RunId> = winners.iter().map(|r| &r.id).collect();
+        queued
+            .into_iter()
+            .filter(|r| !won.contains(&r.id))
+            .collect()
+    };
+    let fresh = |run: &Run| {
+        let (ports, id) = (ports.clone(), run.id.clone());
+        async move { running(ports.runs.get(&id).await.unwrap().unwrap()) }
+    };
+    assert!(
+        !ports
+            .runs
+            .claim_within(&mut fresh(&waiting[0]).await, 2)
+            .await
+            .unwrap()
+    );
+    finish(ports, &mut winners[0], RunStatus::Completed).await;
+    assert!(
+        ports
+            .runs
+            .claim_within(&mut fresh(&waiting[0]).await, 2)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !ports
+            .runs
+            .claim_within(&mut fresh(&waiting[1]).await, 2)
+            .await
+            .unwrap()
+    );
+
+    let mut stale = running(waiting[0].clone());
+    assert!(matches!(
+        ports.runs.claim_within(&mut stale, 100).await,
+        Err(StoreError::Conflict {
+            current: RunStatus::Running,
+            ..
+        })
+    ));
 }
 
 pub async fn created_runs_read_back_exactly(ports: &Ports) {

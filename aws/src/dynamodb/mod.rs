@@ -1,7 +1,8 @@
 //! The DynamoDB adapters (table and key design: see the crate docs).
 //!
 //! - [`runs`] holds [`DynamoRunStore`]; [`item`] maps a run to an item and back; [`cursor`] is
-//!   the opaque listing cursor.
+//!   the opaque listing cursor; `slots` is each agent's count of RUNNING runs, which the claim
+//!   holds to the agent's cap.
 //! - [`dedup`] holds [`DynamoDedupStore`], delivery reservations.
 //! - [`chats`] holds [`DynamoChatStore`].
 //! - [`logs`] holds [`DynamoLogs`], log entries.
@@ -18,6 +19,7 @@ pub mod dedup;
 pub mod item;
 pub mod logs;
 pub mod runs;
+mod slots;
 
 use std::collections::HashMap;
 

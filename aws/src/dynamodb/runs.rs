@@ -1,10 +1,15 @@
-//! Runs in DynamoDB: create-if-absent, conditional transitions, the per-agent listing, counts
-//! and the expired-lease sweep (keys and indexes: see the crate docs).
+//! Runs in DynamoDB: create-if-absent, conditional transitions, the claim within the agent's
+//! cap (with `slots`), the per-agent listing, counts and the expired-lease sweep (keys and
+//! indexes: see the crate docs).
+
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::types::{ReturnValue, Select};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select, TransactWriteItem, Update};
 use crewship_core::ids::{AgentId, RunId};
 use crewship_core::run::{Lease, Run, RunStatus};
 use crewship_core::store::{LeaseRenewal, Page, RunFilter, RunStore, StoreError};
@@ -12,6 +17,7 @@ use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
 use super::item::{self, LEASED, QUEUED, StoredPayload};
+use super::slots;
 use super::{Item, cursor, epoch_ms, n, s};
 use crate::boxed;
 use crate::payloads::S3Payloads;
@@ -75,6 +81,161 @@ impl DynamoRunStore {
             None => Err(StoreError::NotFound(id.clone())),
         }
     }
+
+    /// The `Conflict` of a write that lost, naming the run's status now.
+    async fn conflict(&self, id: &RunId) -> Result<StoreError, StoreError> {
+        Ok(StoreError::Conflict {
+            id: id.clone(),
+            current: self.current_status(id).await?,
+        })
+    }
+
+    /// Whether the run was claimed through its agent's slot count (`claim_within`).
+    async fn holds_slot(&self, id: &RunId) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("id", s(id.as_str()))
+            .projection_expression("slot")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.item.is_some_and(|item| super::get_bool(&item, "slot")))
+    }
+
+    /// The run's write and a slot write, all or nothing. `Ok(true)` when written; `Ok(false)`
+    /// when the run is still as the caller read it, so the slot's condition failed; a
+    /// `Conflict` when the run moved. A transaction that collided with a concurrent one (two
+    /// claims of one agent at once) is tried again.
+    async fn transact(
+        &self,
+        run: &mut Run,
+        write: &RunWrite,
+        slot: TransactWriteItem,
+    ) -> Result<bool, StoreError> {
+        let items = vec![slot, write.transact_item(&self.table, &run.id)?];
+        for attempt in 1..=TRANSACTION_ATTEMPTS {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let e = match result {
+                Ok(_) => {
+                    run.version = write.next_version;
+                    return Ok(true);
+                }
+                Err(e) => e,
+            };
+            let Some(TransactWriteItemsError::TransactionCanceledException(canceled)) =
+                e.as_service_error()
+            else {
+                return Err(unavailable(e));
+            };
+            let collided = canceled
+                .cancellation_reasons()
+                .iter()
+                .any(|r| r.code() == Some("TransactionConflict"));
+            if collided && attempt < TRANSACTION_ATTEMPTS {
+                tokio::time::sleep(std::time::Duration::from_millis(
+                    10 + u64::from(rand::random::<u8>() % 40),
+                ))
+                .await;
+                continue;
+            }
+            break;
+        }
+        match self.get(&run.id).await? {
+            Some(stored) if stored.status == write.prev && stored.version == run.version => {
+                Ok(false)
+            }
+            Some(stored) => Err(StoreError::Conflict {
+                id: run.id.clone(),
+                current: stored.status,
+            }),
+            None => Err(StoreError::NotFound(run.id.clone())),
+        }
+    }
+}
+
+/// Transactions that collided with a concurrent one are tried this often.
+const TRANSACTION_ATTEMPTS: usize = 5;
+
+/// A run's conditional write, as an `UpdateItem` or a transaction's `Update`: every mutable
+/// attribute set, the absent ones removed, on `status = prev AND version = run.version`.
+struct RunWrite {
+    prev: RunStatus,
+    next_version: u64,
+    expression: String,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+const RUN_CONDITION: &str = "attribute_exists(id) AND #status = :prev AND #version = :ver";
+
+impl RunWrite {
+    fn new(
+        run: &Run,
+        prev: RunStatus,
+        extra: &[(&'static str, AttributeValue)],
+        remove: &[&'static str],
+    ) -> Self {
+        let next_version = run.version + 1;
+        let mut names = HashMap::from([
+            ("#status".to_owned(), "status".to_owned()),
+            ("#version".to_owned(), "version".to_owned()),
+        ]);
+        let mut values = HashMap::from([
+            (":prev".to_owned(), s(prev.as_str())),
+            (":ver".to_owned(), n(run.version)),
+        ]);
+        let mut sets = Vec::new();
+        let attributes = item::mutable_attributes(run, next_version)
+            .into_iter()
+            .chain(extra.iter().cloned());
+        for (i, (name, value)) in attributes.enumerate() {
+            sets.push(format!("#a{i} = :v{i}"));
+            names.insert(format!("#a{i}"), name.to_owned());
+            values.insert(format!(":v{i}"), value);
+        }
+        let mut expression = format!("SET {}", sets.join(", "));
+        let mut absent = item::absent_attributes(run);
+        absent.extend_from_slice(remove);
+        if !absent.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", absent.join(", ")));
+        }
+        Self {
+            prev,
+            next_version,
+            expression,
+            names,
+            values,
+        }
+    }
+
+    fn apply(&self, request: UpdateItemFluentBuilder) -> UpdateItemFluentBuilder {
+        request
+            .update_expression(&self.expression)
+            .condition_expression(RUN_CONDITION)
+            .set_expression_attribute_names(Some(self.names.clone()))
+            .set_expression_attribute_values(Some(self.values.clone()))
+    }
+
+    fn transact_item(&self, table: &str, id: &RunId) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(table)
+            .key("id", s(id.as_str()))
+            .update_expression(&self.expression)
+            .condition_expression(RUN_CONDITION)
+            .set_expression_attribute_names(Some(self.names.clone()))
+            .set_expression_attribute_values(Some(self.values.clone()))
+            .build()
+            .map_err(unavailable)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
 }
 
 #[async_trait]
@@ -130,55 +291,56 @@ impl RunStore for DynamoRunStore {
     #[tracing::instrument(skip_all, fields(run_id = %run.id, prev = %prev, to = %run.status))]
     async fn update(&self, run: &mut Run, prev: RunStatus) -> Result<(), StoreError> {
         if prev.is_terminal() {
-            let current = self.current_status(&run.id).await?;
-            return Err(StoreError::Conflict {
-                id: run.id.clone(),
-                current,
-            });
+            return Err(self.conflict(&run.id).await?);
         }
-        let next_version = run.version + 1;
-        let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("id", s(run.id.as_str()))
-            .condition_expression("attribute_exists(id) AND #status = :prev AND #version = :ver")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":prev", s(prev.as_str()))
-            .expression_attribute_values(":ver", n(run.version));
-        let mut sets = Vec::new();
-        for (i, (name, value)) in item::mutable_attributes(run, next_version)
-            .into_iter()
-            .enumerate()
+        // A run that leaves RUNNING gives its agent's slot back, in the same transaction.
+        if prev == RunStatus::Running
+            && run.status != RunStatus::Running
+            && self.holds_slot(&run.id).await?
         {
-            sets.push(format!("#a{i} = :v{i}"));
-            request = request
-                .expression_attribute_names(format!("#a{i}"), name)
-                .expression_attribute_values(format!(":v{i}"), value);
+            let write = RunWrite::new(run, prev, &[], &["slot"]);
+            let release = slots::release(&self.table, &run.agent_id)?;
+            return match self.transact(run, &write, release).await? {
+                true => Ok(()),
+                // Only the run's condition can fail beside an unconditional release.
+                false => Err(self.conflict(&run.id).await?),
+            };
         }
-        let mut expression = format!("SET {}", sets.join(", "));
-        let absent = item::absent_attributes(run);
-        if !absent.is_empty() {
-            expression.push_str(&format!(" REMOVE {}", absent.join(", ")));
-        }
-        match request.update_expression(expression).send().await {
+        let write = RunWrite::new(run, prev, &[], &[]);
+        let result = write
+            .apply(
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key("id", s(run.id.as_str())),
+            )
+            .send()
+            .await;
+        match result {
             Ok(_) => {
-                run.version = next_version;
+                run.version = write.next_version;
                 Ok(())
             }
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
-                let current = self.current_status(&run.id).await?;
-                Err(StoreError::Conflict {
-                    id: run.id.clone(),
-                    current,
-                })
+                Err(self.conflict(&run.id).await?)
             }
             Err(e) => Err(unavailable(e)),
         }
+    }
+
+    #[tracing::instrument(skip_all, fields(run_id = %run.id, cap))]
+    async fn claim_within(&self, run: &mut Run, cap: u32) -> Result<bool, StoreError> {
+        let write = RunWrite::new(
+            run,
+            RunStatus::Queued,
+            &[("slot", AttributeValue::Bool(true))],
+            &[],
+        );
+        let take = slots::take(&self.table, &run.agent_id, cap)?;
+        self.transact(run, &write, take).await
     }
 
     /// One `UpdateItem` of the lease attributes and the version, conditional on the run being

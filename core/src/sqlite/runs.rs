@@ -2,7 +2,7 @@
 //! it reads the stored status and version and writes only if both are still the caller's.
 
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
@@ -78,6 +78,52 @@ pub(super) fn insert(
     })
 }
 
+/// `RunStore::update` inside the writer: the conditional check, the write, the counts.
+fn write_update(
+    conn: &Connection,
+    next: &Run,
+    prev: RunStatus,
+    doc: String,
+    cache: &Cache,
+) -> Result<Result<(), StoreError>, SqliteError> {
+    let stored: Option<(String, i64)> = conn
+        .prepare_cached("SELECT status, version FROM runs WHERE id = ?1")?
+        .query_row([next.id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((status, version)) = stored else {
+        return Ok(Err(StoreError::NotFound(next.id.clone())));
+    };
+    let current = RunStatus::parse(&status)
+        .ok_or_else(|| SqliteError::corrupt(StoreError::NotFound(next.id.clone())))?;
+    let version = u64::try_from(version).unwrap_or(0);
+    if prev.is_terminal() || current != prev || version != next.version {
+        return Ok(Err(StoreError::Conflict {
+            id: next.id.clone(),
+            current,
+        }));
+    }
+    conn.prepare_cached(
+        "UPDATE runs SET status = ?2, version = ?3, lease_owner = ?4, lease_expires = ?5,
+                         cancel_requested = ?6, finished_at = ?7, doc = ?8
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        next.id.as_str(),
+        next.status.as_str(),
+        i64::try_from(version + 1).unwrap_or(i64::MAX),
+        next.lease.as_ref().map(|l| l.owner.as_str()),
+        next.lease.as_ref().map(|l| nanos(l.expires_at)),
+        next.cancel_requested,
+        next.finished_at.map(nanos),
+        doc,
+    ])?;
+    if current != next.status {
+        cache.counted(&next.agent_id, current, -1);
+        cache.counted(&next.agent_id, next.status, 1);
+    }
+    Ok(Ok(()))
+}
+
 #[async_trait]
 impl RunStore for SqliteStore {
     async fn create(&self, run: &Run) -> Result<(), StoreError> {
@@ -105,52 +151,38 @@ impl RunStore for SqliteStore {
     async fn update(&self, run: &mut Run, prev: RunStatus) -> Result<(), StoreError> {
         let (next, cache) = (run.clone(), self.cache.clone());
         let doc = doc(&next).map_err(unavailable)?;
-        let written = self
-            .db
-            .write(move |conn| {
-                let stored: Option<(String, i64)> = conn
-                    .prepare_cached("SELECT status, version FROM runs WHERE id = ?1")?
-                    .query_row([next.id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()?;
-                let Some((status, version)) = stored else {
-                    return Ok(Err(StoreError::NotFound(next.id.clone())));
-                };
-                let current = RunStatus::parse(&status).ok_or_else(|| {
-                    SqliteError::corrupt(StoreError::NotFound(next.id.clone()))
-                })?;
-                let version = u64::try_from(version).unwrap_or(0);
-                if prev.is_terminal() || current != prev || version != next.version {
-                    return Ok(Err(StoreError::Conflict {
-                        id: next.id.clone(),
-                        current,
-                    }));
-                }
-                conn.prepare_cached(
-                    "UPDATE runs SET status = ?2, version = ?3, lease_owner = ?4, lease_expires = ?5,
-                                     cancel_requested = ?6, finished_at = ?7, doc = ?8
-                     WHERE id = ?1",
-                )?
-                .execute(params![
-                        next.id.as_str(),
-                        next.status.as_str(),
-                        i64::try_from(version + 1).unwrap_or(i64::MAX),
-                        next.lease.as_ref().map(|l| l.owner.as_str()),
-                        next.lease.as_ref().map(|l| nanos(l.expires_at)),
-                        next.cancel_requested,
-                        next.finished_at.map(nanos),
-                        doc,
-                ])?;
-                if current != next.status {
-                    cache.counted(&next.agent_id, current, -1);
-                    cache.counted(&next.agent_id, next.status, 1);
-                }
-                Ok(Ok(()))
-            })
+        self.db
+            .write(move |conn| write_update(conn, &next, prev, doc, &cache))
             .await
-            .map_err(unavailable)?;
-        written?;
+            .map_err(unavailable)??;
         run.version += 1;
         Ok(())
+    }
+
+    async fn claim_within(&self, run: &mut Run, cap: u32) -> Result<bool, StoreError> {
+        let (next, cache) = (run.clone(), self.cache.clone());
+        let doc = doc(&next).map_err(unavailable)?;
+        // One write closure: the count and the claim share the single writer, so no other
+        // claim comes between them.
+        let claimed = self
+            .db
+            .write(move |conn| {
+                let running: i64 = conn
+                    .prepare_cached(
+                        "SELECT COUNT(*) FROM runs WHERE agent_id = ?1 AND status = 'RUNNING'",
+                    )?
+                    .query_row([next.agent_id.as_str()], |r| r.get(0))?;
+                if running >= i64::from(cap) {
+                    return Ok(Ok(false));
+                }
+                Ok(write_update(conn, &next, RunStatus::Queued, doc, &cache)?.map(|()| true))
+            })
+            .await
+            .map_err(unavailable)??;
+        if claimed {
+            run.version += 1;
+        }
+        Ok(claimed)
     }
 
     async fn list_by_agent(

@@ -45,6 +45,31 @@ struct Inner {
 }
 
 impl Inner {
+    /// `RunStore::update` under the lock.
+    fn update(&mut self, run: &mut Run, prev: RunStatus) -> Result<(), StoreError> {
+        let stored = self
+            .runs
+            .get_mut(&run.id)
+            .ok_or_else(|| StoreError::NotFound(run.id.clone()))?;
+        if prev.is_terminal() || stored.status != prev || stored.version != run.version {
+            return Err(StoreError::Conflict {
+                id: run.id.clone(),
+                current: stored.status,
+            });
+        }
+        run.version += 1;
+        let (agent, old) = (stored.agent_id.clone(), stored.status);
+        (**stored).clone_from(run);
+        if old != run.status {
+            if let Some(n) = self.counts.get_mut(&(agent.clone(), old)) {
+                *n = n.saturating_sub(1);
+            }
+            *self.counts.entry((agent, run.status)).or_default() += 1;
+            self.index_status(&run.id, run.status);
+        }
+        Ok(())
+    }
+
     fn index_status(&mut self, run: &RunId, status: RunStatus) {
         if status == RunStatus::Running {
             self.running.insert(run.clone());
@@ -140,28 +165,16 @@ impl RunStore for MemoryStore {
     }
 
     async fn update(&self, run: &mut Run, prev: RunStatus) -> Result<(), StoreError> {
+        self.inner.lock().unwrap().update(run, prev)
+    }
+
+    async fn claim_within(&self, run: &mut Run, cap: u32) -> Result<bool, StoreError> {
         let mut inner = self.inner.lock().unwrap();
-        let stored = inner
-            .runs
-            .get_mut(&run.id)
-            .ok_or_else(|| StoreError::NotFound(run.id.clone()))?;
-        if prev.is_terminal() || stored.status != prev || stored.version != run.version {
-            return Err(StoreError::Conflict {
-                id: run.id.clone(),
-                current: stored.status,
-            });
+        let running = (run.agent_id.clone(), RunStatus::Running);
+        if inner.counts.get(&running).copied().unwrap_or(0) >= u64::from(cap) {
+            return Ok(false);
         }
-        run.version += 1;
-        let (agent, old) = (stored.agent_id.clone(), stored.status);
-        (**stored).clone_from(run);
-        if old != run.status {
-            if let Some(n) = inner.counts.get_mut(&(agent.clone(), old)) {
-                *n = n.saturating_sub(1);
-            }
-            *inner.counts.entry((agent, run.status)).or_default() += 1;
-            inner.index_status(&run.id, run.status);
-        }
-        Ok(())
+        inner.update(run, RunStatus::Queued).map(|()| true)
     }
 
     async fn renew_lease(&self, id: &RunId, lease: &Lease) -> Result<LeaseRenewal, StoreError> {

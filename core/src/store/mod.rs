@@ -72,6 +72,12 @@ pub trait RunStore: Send + Sync {
     /// terminal `prev` this always fails. On success `run.version` is the new version.
     async fn update(&self, run: &mut Run, prev: RunStatus) -> Result<(), StoreError>;
 
+    /// The claim, QUEUED → RUNNING: `update(run, Queued)` (with `run` already RUNNING), done
+    /// only while fewer than `cap` of the agent's runs are RUNNING, atomically with that count
+    /// for every process on the store. `Ok(false)` when the agent is at its cap (nothing is
+    /// written); a `Conflict` as `update`'s when someone else moved the run.
+    async fn claim_within(&self, run: &mut Run, cap: u32) -> Result<bool, StoreError>;
+
     /// The agent's runs, newest first, after `cursor`.
     async fn list_by_agent(
         &self,

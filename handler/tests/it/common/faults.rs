@@ -54,6 +54,9 @@ impl RunStore for FaultyStore {
     async fn update(&self, run: &mut Run, prev: RunStatus) -> Result<(), StoreError> {
         self.inner.update(run, prev).await
     }
+    async fn claim_within(&self, run: &mut Run, cap: u32) -> Result<bool, StoreError> {
+        self.inner.claim_within(run, cap).await
+    }
     async fn list_by_agent(
         &self,
         agent: &AgentId,
