@@ -21,6 +21,27 @@ pub struct Remote {
     pub url: String,
 }
 
+/// A monitoring token of the workspace a command acts in.
+#[derive(Debug, Clone, Args)]
+pub struct MonitoringToken {
+    /// A monitoring token of the workspace.
+    #[arg(
+        id = "remote_token",
+        long = "token",
+        value_name = "TOKEN",
+        env = "CREWSHIP_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    token: Option<String>,
+}
+
+impl MonitoringToken {
+    pub fn required(self) -> anyhow::Result<String> {
+        required(self.token, "--token", "CREWSHIP_TOKEN")
+    }
+}
+
 pub struct Api {
     http: reqwest::Client,
     base: String,

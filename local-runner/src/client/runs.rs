@@ -7,22 +7,14 @@ use clap::{Args, Subcommand};
 use crewship_core::ids::RunId;
 use reqwest::Method;
 
-use super::api::{Api, Remote, print_json, required};
+use super::api::{Api, MonitoringToken, Remote, print_json};
 
 #[derive(Debug, Args)]
 pub struct RunsArgs {
     #[command(flatten)]
     remote: Remote,
-    /// A monitoring token of the run's workspace.
-    #[arg(
-        id = "remote_token",
-        long = "token",
-        value_name = "TOKEN",
-        env = "CREWSHIP_TOKEN",
-        hide_env_values = true,
-        global = true
-    )]
-    token: Option<String>,
+    #[command(flatten)]
+    token: MonitoringToken,
     #[command(subcommand)]
     command: RunsCommand,
 }
@@ -34,7 +26,7 @@ enum RunsCommand {
 }
 
 pub async fn run(args: RunsArgs) -> anyhow::Result<()> {
-    let token = required(args.token, "--token", "CREWSHIP_TOKEN")?;
+    let token = args.token.required()?;
     let api = Api::new(&args.remote);
     match args.command {
         RunsCommand::Replay { id } => {

@@ -4,22 +4,14 @@
 use clap::{Args, Subcommand};
 use reqwest::Method;
 
-use super::api::{Api, Remote, agent_id, print_json, required};
+use super::api::{Api, MonitoringToken, Remote, agent_id, print_json};
 
 #[derive(Debug, Args)]
 pub struct SecretArgs {
     #[command(flatten)]
     remote: Remote,
-    /// A monitoring token of the agent's workspace.
-    #[arg(
-        id = "remote_token",
-        long = "token",
-        value_name = "TOKEN",
-        env = "CREWSHIP_TOKEN",
-        hide_env_values = true,
-        global = true
-    )]
-    token: Option<String>,
+    #[command(flatten)]
+    token: MonitoringToken,
     #[command(subcommand)]
     command: SecretCommand,
 }
@@ -31,7 +23,7 @@ enum SecretCommand {
 }
 
 pub async fn run(args: SecretArgs) -> anyhow::Result<()> {
-    let token = required(args.token, "--token", "CREWSHIP_TOKEN")?;
+    let token = args.token.required()?;
     let api = Api::new(&args.remote);
     match args.command {
         SecretCommand::Rotate { id } => {
