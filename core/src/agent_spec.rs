@@ -213,7 +213,14 @@ impl AgentSpec {
             isolation: self.isolation.validate()?,
             sources: {
                 sources::validate(&self.sources)?;
+                // A previous secret comes from a rotation only, never from a spec.
                 self.sources
+                    .into_iter()
+                    .map(|source| Source {
+                        previous: None,
+                        ..source
+                    })
+                    .collect()
             },
             min_auth_strength: self.min_auth_strength,
             events: EventFilter::from_spec(self.events)?,

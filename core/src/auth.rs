@@ -361,7 +361,9 @@ impl Unverified {
             }
             if let Some(kind) = self.credential.source_kind() {
                 for source in agent.sources.iter().filter(|s| s.kind == kind) {
-                    try_key(&source.key());
+                    for key in source.verifying_keys(now) {
+                        try_key(&key);
+                    }
                 }
             }
         }
@@ -513,6 +515,47 @@ mod tests {
             BODY,
             Some(&empty)
         ));
+    }
+
+    #[test]
+    fn a_rotated_sources_previous_secret_verifies_only_during_its_grace_period() {
+        use crate::sources::{Source, SourceKind};
+        use base64::Engine;
+        let mut a = agent("the-agents-own-secret");
+        a.sources = vec![Source {
+            kind: SourceKind::Shopify,
+            secret: Secret::new("new-shopify-secret-0123"),
+            previous: Some(PreviousSecret {
+                secret: Secret::new("old-shopify-secret-0123"),
+                valid_until: OffsetDateTime::UNIX_EPOCH,
+            }),
+        }];
+        let signed_with = |secret: &str| {
+            let tag = crate::signature::hmac_sha256(secret.as_bytes(), &[BODY]);
+            base64::engine::general_purpose::STANDARD.encode(tag)
+        };
+        let req = |secret: &str, now| {
+            Unverified {
+                credential: Credential::shopify(&signed_with(secret)),
+                body: Bytes::from_static(BODY),
+            }
+            .authenticate(Some(&a), now)
+            .is_ok()
+        };
+        let (grace, after) = (
+            OffsetDateTime::UNIX_EPOCH,
+            OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(1),
+        );
+        assert!(req("new-shopify-secret-0123", grace));
+        assert!(req("new-shopify-secret-0123", after));
+        assert!(req("old-shopify-secret-0123", grace));
+        assert!(!req("old-shopify-secret-0123", after));
+        // Current and previous are the two checks every authentication makes (the test's own
+        // signing is one HMAC more).
+        let before = crate::signature::HMACS.with(std::cell::Cell::get);
+        req("wrong-shopify-secret-01", grace);
+        let spent = crate::signature::HMACS.with(std::cell::Cell::get) - before;
+        assert_eq!(spent, 1 + CHECKS_PER_AUTHENTICATION);
     }
 
     #[test]

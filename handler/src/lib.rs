@@ -87,6 +87,10 @@ pub fn router(state: AppState) -> Router {
                 .route(
                     "/api/v1/agents/{agent}/webhook-secret/rotate",
                     post(agents::rotate_secret),
+                )
+                .route(
+                    "/api/v1/agents/{agent}/sources/{index}/secret",
+                    put(agents::set_source_secret),
                 );
             // Served here only where live events are in process; in the cloud, API Gateway
             // WebSocket carries the same protocol.

@@ -16,8 +16,10 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::agent::PreviousSecret;
 use crate::agent_spec::InvalidAgent;
 use crate::secret::Secret;
+use time::OffsetDateTime;
 
 pub use strength::AuthStrength;
 
@@ -73,6 +75,10 @@ impl SourceKind {
 pub struct Source {
     pub kind: SourceKind,
     pub secret: Secret,
+    /// The secret a rotation replaced, verifying until its grace period ends (set only by the
+    /// rotation endpoint; a configuration's or a spec's is ignored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<PreviousSecret>,
 }
 
 /// A source's secret: long enough to resist guessing, short enough to be a header value.
@@ -85,7 +91,22 @@ impl Source {
     /// `whsec_` + base64 of random bytes, and key with those bytes; everyone else keys with the
     /// secret's text as given (Stripe's `whsec_…` included).
     pub fn key(&self) -> Vec<u8> {
-        let text = self.secret.expose();
+        self.key_of(&self.secret)
+    }
+
+    /// The keys that verify at `now`: the current secret's, and the previous one's during its
+    /// grace period.
+    pub fn verifying_keys(&self, now: OffsetDateTime) -> impl Iterator<Item = Vec<u8>> + '_ {
+        let previous = self
+            .previous
+            .as_ref()
+            .filter(|p| now <= p.valid_until)
+            .map(|p| self.key_of(&p.secret));
+        std::iter::once(self.key()).chain(previous)
+    }
+
+    fn key_of(&self, secret: &Secret) -> Vec<u8> {
+        let text = secret.expose();
         if matches!(self.kind, SourceKind::Svix | SourceKind::StandardWebhooks)
             && let Some(b64) = text.strip_prefix("whsec_")
             && let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(b64)
@@ -146,6 +167,7 @@ mod tests {
         Source {
             kind,
             secret: Secret::new(secret),
+            previous: None,
         }
     }
 

@@ -56,6 +56,7 @@ fn verifies(v: &Vector, secret: &str) -> bool {
     agent.sources = vec![Source {
         kind: v.kind,
         secret: Secret::new(secret),
+        previous: None,
     }];
     let request = Unverified {
         credential,

@@ -122,6 +122,16 @@ fn merge(mut desired: Agent, existing: Option<&Agent>) -> (Agent, bool) {
         desired.webhook_secret = existing.webhook_secret.clone();
         desired.previous_secret = existing.previous_secret.clone();
     }
+    // A source restated with its secret unchanged keeps a grace period in progress.
+    if let Some(existing) = existing {
+        for source in &mut desired.sources {
+            source.previous = existing
+                .sources
+                .iter()
+                .find(|e| e.kind == source.kind && e.secret == source.secret)
+                .and_then(|e| e.previous.clone());
+        }
+    }
     let generated = desired.webhook_secret.as_ref().is_none_or(Secret::is_empty);
     if generated {
         desired.webhook_secret = Some(Secret::generate());

@@ -3,6 +3,8 @@
 //!
 //! - [`manage`]: `PUT`/`GET`/`DELETE /api/v1/internal/agents/{agentId}`, `GET /api/v1/internal/agents`.
 //! - [`rotate`]: `POST /api/v1/agents/{agentId}/webhook-secret/rotate`.
+//! - [`source_secret`]: `PUT /api/v1/agents/{agentId}/sources/{index}/secret`, a source's new
+//!   secret with the same grace period for its old one.
 //! - [`workspace`]: `GET /api/v1/agents`, the caller's workspace's agents (bearer token).
 //! - [`view`]: the agent as these endpoints show it — never a secret, nor an `env` value.
 //!
@@ -11,11 +13,13 @@
 
 pub mod manage;
 pub mod rotate;
+pub mod source_secret;
 pub mod view;
 pub mod workspace;
 
 pub use manage::{delete_agent, get_agent, list_agents, put_agent};
 pub use rotate::rotate_secret;
+pub use source_secret::set_source_secret;
 pub use workspace::workspace_agents;
 
 /// How often a read-modify-write retries when the registry's compare-and-swap loses a race.

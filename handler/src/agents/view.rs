@@ -33,6 +33,11 @@ pub fn agent_view(agent: &Agent, now: OffsetDateTime) -> Value {
         "sources": agent.sources.iter().map(|s| json!({
             "kind": s.kind,
             "secret_fingerprint": s.fingerprint(),
+            "previous_secret_valid_until": s
+                .previous
+                .as_ref()
+                .filter(|p| now <= p.valid_until)
+                .and_then(|p| p.valid_until.format(&Rfc3339).ok()),
         })).collect::<Vec<_>>(),
         "min_auth_strength": agent.min_auth_strength,
         "events": agent.events.patterns(),

@@ -266,3 +266,105 @@ async fn github_form_encoded_hooks_verify_over_the_raw_form() {
     assert_eq!(run["event"], "pull_request.opened", "{run}");
     assert_eq!(run["payload"]["number"], 7, "{run}");
 }
+
+/// `PUT /api/v1/agents/multi/sources/0/secret` (the Stripe source) with the caller's token.
+async fn replace_source_secret(
+    runner: &Runner,
+    token: &str,
+    index: &str,
+    body: &str,
+) -> (u16, Value) {
+    let response = runner
+        .http
+        .put(format!(
+            "{}/api/v1/agents/multi/sources/{index}/secret",
+            runner.base
+        ))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+const NEW_STRIPE: &str = "whsec_stripe_e2e_rolled_0123456789";
+
+#[tokio::test]
+async fn a_sources_new_secret_leaves_the_old_one_its_grace_period() {
+    for (grace, old_verifies) in [(3600, true), (0, false)] {
+        let config = config().replacen(
+            "[server]\n",
+            &format!("[server]\nsecret_rotation_grace_secs = {grace}\n"),
+            1,
+        );
+        let runner = Runner::start(&config).unwrap();
+        let before = stripe_source(&runner).await;
+        let body = format!(r#"{{"secret":"{NEW_STRIPE}"}}"#);
+        for (token, index, body, status) in [
+            ("no-such-token", "0", body.as_str(), 401),
+            (TOKEN, "9", body.as_str(), 404),
+            (TOKEN, "x", body.as_str(), 404),
+            (TOKEN, "0", r#"{"secret":"short"}"#, 400),
+            (TOKEN, "0", r#"{"secret":"x","extra":1}"#, 400),
+            (TOKEN, "0", "not json", 400),
+        ] {
+            let (got, answer) = replace_source_secret(&runner, token, index, body).await;
+            assert_eq!(got, status, "{token} {index} {body}: {answer}");
+        }
+        let (status, answer) = replace_source_secret(&runner, TOKEN, "0", &body).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["kind"], "stripe");
+        let fingerprint = answer["secret_fingerprint"].clone();
+        assert!(
+            !answer.to_string().contains(NEW_STRIPE) && !answer.to_string().contains(STRIPE),
+            "a secret in the answer: {answer}"
+        );
+
+        let event =
+            |n: u32| format!(r#"{{"id":"evt_roll_{n}","type":"invoice.paid","data":{{}}}}"#);
+        let (status, answer) = send(
+            &runner,
+            "multi",
+            &signed("stripe", NEW_STRIPE, &event(1)),
+            &event(1),
+        )
+        .await;
+        assert_eq!(status, 202, "the new secret: {answer}");
+        let (status, answer) = send(
+            &runner,
+            "multi",
+            &signed("stripe", STRIPE, &event(2)),
+            &event(2),
+        )
+        .await;
+        let expected = if old_verifies { 202 } else { 401 };
+        assert_eq!(
+            status, expected,
+            "the old secret with a grace of {grace} s: {answer}"
+        );
+
+        let stripe = stripe_source(&runner).await;
+        assert_eq!(stripe["secret_fingerprint"], fingerprint, "{stripe}");
+        assert_ne!(stripe["secret_fingerprint"], before["secret_fingerprint"]);
+        assert_eq!(
+            stripe["previous_secret_valid_until"].is_string(),
+            old_verifies,
+            "{stripe}"
+        );
+    }
+}
+
+/// The agent view's Stripe source of agent `multi` (`GET /api/v1/agents`).
+async fn stripe_source(runner: &Runner) -> Value {
+    let (status, agents) = runner.get_json("/api/v1/agents", TOKEN).await.unwrap();
+    assert_eq!(status, 200, "{agents}");
+    let multi = agents
+        .as_array()
+        .and_then(|list| list.iter().find(|a| a["id"] == "multi"))
+        .unwrap_or_else(|| panic!("{agents}"));
+    assert_eq!(multi["sources"][0]["kind"], "stripe", "{multi}");
+    multi["sources"][0].clone()
+}
