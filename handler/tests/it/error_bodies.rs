@@ -27,6 +27,10 @@ const ROUTES: &[(&str, &str, Auth)] = &[
         "/api/v1/agents/{}/webhook-secret/rotate",
         Auth::Bearer,
     ),
+    ("PUT", "/api/v1/agents/{}/sources/0/secret", Auth::Bearer),
+    ("POST", "/api/v1/runs/{}/replay", Auth::Bearer),
+    ("POST", "/api/v1/agents/{}/runs/replay", Auth::Bearer),
+    ("GET", "/api/v1/runs/{}/callbacks", Auth::Bearer),
     (
         "GET",
         "/api/v1/internal/agents/{}/webhook-secret",
