@@ -49,7 +49,7 @@ macro_rules! conformance_suite {
             listing_pages_through_250_runs_newest_first,
             filtered_listing_pages_through_matching_runs_only,
             counts_by_status,
-            claims_hold_the_agents_cap_across_concurrent_claimers,
+            claims_hold_the_agents_cap,
             logs_keep_seq_order_and_honour_after,
             expired_leases_lists_only_running_runs_past_their_lease,
             queued_runs_are_listed_by_creation_time_while_queued,
@@ -134,45 +134,31 @@ fn running(mut run: Run) -> Run {
     run
 }
 
-/// Six claims of one agent's six queued runs at once, under a cap of two: exactly two win,
-/// the rest write nothing; a finished run frees its slot for the next claim; other agents
-/// have caps of their own; a stale claim is a conflict.
-pub async fn claims_hold_the_agents_cap_across_concurrent_claimers(ports: &Ports) {
+/// Claims within an agent's cap of two: two win, a third writes nothing until a finished run
+/// frees its slot; other agents have caps of their own; a stale claim is a conflict.
+pub async fn claims_hold_the_agents_cap(ports: &Ports) {
     let a = agent("agent-a");
     let mut queued = Vec::new();
-    for _ in 0..6 {
+    for _ in 0..4 {
         let run = new_run(&a, "{}");
         ports.runs.create(&run).await.unwrap();
         queued.push(run);
     }
-    let claims: Vec<_> = queued
-        .iter()
-        .cloned()
-        .map(|run| {
-            let ports = ports.clone();
-            tokio::spawn(async move {
-                let mut run = running(run);
-                let won = ports.runs.claim_within(&mut run, 2).await.unwrap();
-                (won, run)
-            })
-        })
-        .collect();
     let mut winners = Vec::new();
-    for claim in claims {
-        let (won, run) = claim.await.unwrap();
-        if won {
-            winners.push(run);
-        } else {
-            let stored = ports.runs.get(&run.id).await.unwrap().unwrap();
-            assert_eq!(
-                stored.status,
-                RunStatus::Queued,
-                "a refused claim wrote nothing"
-            );
-            assert_eq!(stored.version, run.version);
-        }
+    for run in &queued[..2] {
+        let mut run = running(run.clone());
+        assert!(ports.runs.claim_within(&mut run, 2).await.unwrap());
+        winners.push(run);
     }
-    assert_eq!(winners.len(), 2, "the cap of two held");
+    let mut refused = running(queued[2].clone());
+    assert!(!ports.runs.claim_within(&mut refused, 2).await.unwrap());
+    let stored = ports.runs.get(&refused.id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.status,
+        RunStatus::Queued,
+        "a refused claim wrote nothing"
+    );
+    assert_eq!(stored.version, queued[2].version);
     assert_eq!(
         ports
             .runs
@@ -193,41 +179,23 @@ pub async fn claims_hold_the_agents_cap_across_concurrent_claimers(ports: &Ports
             .unwrap()
     );
 
-    let waiting: Vec<Run> = {
-        let won: HashSet<&RunId> = winners.iter().map(|r| &r.id).collect();
-        queued
-            .into_iter()
-            .filter(|r| !won.contains(&r.id))
-            .collect()
-    };
-    let fresh = |run: &Run| {
-        let (ports, id) = (ports.clone(), run.id.clone());
-        async move { running(ports.runs.get(&id).await.unwrap().unwrap()) }
-    };
-    assert!(
-        !ports
-            .runs
-            .claim_within(&mut fresh(&waiting[0]).await, 2)
-            .await
-            .unwrap()
-    );
     finish(ports, &mut winners[0], RunStatus::Completed).await;
     assert!(
         ports
             .runs
-            .claim_within(&mut fresh(&waiting[0]).await, 2)
+            .claim_within(&mut running(queued[2].clone()), 2)
             .await
             .unwrap()
     );
     assert!(
         !ports
             .runs
-            .claim_within(&mut fresh(&waiting[1]).await, 2)
+            .claim_within(&mut running(queued[3].clone()), 2)
             .await
             .unwrap()
     );
 
-    let mut stale = running(waiting[0].clone());
+    let mut stale = running(queued[2].clone());
     assert!(matches!(
         ports.runs.claim_within(&mut stale, 100).await,
         Err(StoreError::Conflict {
@@ -235,6 +203,55 @@ pub async fn claims_hold_the_agents_cap_across_concurrent_claimers(ports: &Ports
             ..
         })
     ));
+}
+
+/// Six claims of one agent's six queued runs at once, under a cap of two: exactly two win, the
+/// rest write nothing. Not in the suite's list: it needs a store that isolates concurrent
+/// writes, which moto's DynamoDB does not for transactions (it snapshots the table and restores
+/// the snapshot when one fails); the memory and SQLite sets call it themselves.
+pub async fn concurrent_claims_hold_the_agents_cap(ports: &Ports) {
+    let a = agent("agent-a");
+    let mut queued = Vec::new();
+    for _ in 0..6 {
+        let run = new_run(&a, "{}");
+        ports.runs.create(&run).await.unwrap();
+        queued.push(run);
+    }
+    let claims: Vec<_> = queued
+        .into_iter()
+        .map(|run| {
+            let ports = ports.clone();
+            tokio::spawn(async move {
+                let mut run = running(run);
+                let won = ports.runs.claim_within(&mut run, 2).await.unwrap();
+                (won, run)
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for claim in claims {
+        let (claimed, run) = claim.await.unwrap();
+        let stored = ports.runs.get(&run.id).await.unwrap().unwrap();
+        if claimed {
+            won += 1;
+            assert_eq!(stored.status, RunStatus::Running);
+        } else {
+            assert_eq!(
+                stored.status,
+                RunStatus::Queued,
+                "a refused claim wrote nothing"
+            );
+        }
+    }
+    assert_eq!(won, 2, "the cap of two held");
+    assert_eq!(
+        ports
+            .runs
+            .count_by_status(&a.id, RunStatus::Running)
+            .await
+            .unwrap(),
+        2
+    );
 }
 
 pub async fn created_runs_read_back_exactly(ports: &Ports) {

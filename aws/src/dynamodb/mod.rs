@@ -18,6 +18,7 @@ pub mod cursor;
 pub mod dedup;
 pub mod item;
 pub mod logs;
+mod run_write;
 pub mod runs;
 mod slots;
 

@@ -2,14 +2,11 @@
 //! cap (with `slots`), the per-agent listing, counts and the expired-lease sweep (keys and
 //! indexes: see the crate docs).
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select, TransactWriteItem};
 use crewship_core::ids::{AgentId, RunId};
 use crewship_core::run::{Lease, Run, RunStatus};
 use crewship_core::store::{LeaseRenewal, Page, RunFilter, RunStore, StoreError};
@@ -17,6 +14,7 @@ use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
 use super::item::{self, LEASED, QUEUED, StoredPayload};
+use super::run_write::RunWrite;
 use super::slots;
 use super::{Item, cursor, epoch_ms, n, s};
 use crate::boxed;
@@ -90,19 +88,36 @@ impl DynamoRunStore {
         })
     }
 
-    /// Whether the run was claimed through its agent's slot count (`claim_within`).
-    async fn holds_slot(&self, id: &RunId) -> Result<bool, StoreError> {
+    /// The run's status, version and whether it holds a slot of its agent's count, read
+    /// consistently: a transaction is made only for a run still as its writer read it, since
+    /// one that fails is costly (and moto, which the tests run on, restores a snapshot of the
+    /// whole table when one fails, undoing concurrent writes).
+    async fn as_stored(&self, run: &Run) -> Result<Stored, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key("id", s(id.as_str()))
-            .projection_expression("slot")
+            .key("id", s(run.id.as_str()))
+            .projection_expression("#status, #version, slot")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#version", "version")
             .consistent_read(true)
             .send()
             .await
             .map_err(unavailable)?;
-        Ok(out.item.is_some_and(|item| super::get_bool(&item, "slot")))
+        let Some(item) = out.item else {
+            return Err(StoreError::NotFound(run.id.clone()));
+        };
+        let status = super::get_s(&item, "status")
+            .ok()
+            .and_then(RunStatus::parse)
+            .ok_or_else(|| unavailable(super::MalformedItem("status".into())))?;
+        let version: u64 = super::get_n(&item, "version").map_err(unavailable)?;
+        Ok(Stored {
+            status,
+            current: version == run.version,
+            slot: super::get_bool(&item, "slot"),
+        })
     }
 
     /// The run's write and a slot write, all or nothing. `Ok(true)` when written; `Ok(false)`
@@ -161,82 +176,17 @@ impl DynamoRunStore {
     }
 }
 
+/// What [`DynamoRunStore::as_stored`] reads of a run.
+#[derive(Debug, Clone, Copy)]
+struct Stored {
+    status: RunStatus,
+    /// Its version is the one the writer read.
+    current: bool,
+    slot: bool,
+}
+
 /// Transactions that collided with a concurrent one are tried this often.
 const TRANSACTION_ATTEMPTS: usize = 5;
-
-/// A run's conditional write, as an `UpdateItem` or a transaction's `Update`: every mutable
-/// attribute set, the absent ones removed, on `status = prev AND version = run.version`.
-struct RunWrite {
-    prev: RunStatus,
-    next_version: u64,
-    expression: String,
-    names: HashMap<String, String>,
-    values: HashMap<String, AttributeValue>,
-}
-
-const RUN_CONDITION: &str = "attribute_exists(id) AND #status = :prev AND #version = :ver";
-
-impl RunWrite {
-    fn new(
-        run: &Run,
-        prev: RunStatus,
-        extra: &[(&'static str, AttributeValue)],
-        remove: &[&'static str],
-    ) -> Self {
-        let next_version = run.version + 1;
-        let mut names = HashMap::from([
-            ("#status".to_owned(), "status".to_owned()),
-            ("#version".to_owned(), "version".to_owned()),
-        ]);
-        let mut values = HashMap::from([
-            (":prev".to_owned(), s(prev.as_str())),
-            (":ver".to_owned(), n(run.version)),
-        ]);
-        let mut sets = Vec::new();
-        let attributes = item::mutable_attributes(run, next_version)
-            .into_iter()
-            .chain(extra.iter().cloned());
-        for (i, (name, value)) in attributes.enumerate() {
-            sets.push(format!("#a{i} = :v{i}"));
-            names.insert(format!("#a{i}"), name.to_owned());
-            values.insert(format!(":v{i}"), value);
-        }
-        let mut expression = format!("SET {}", sets.join(", "));
-        let mut absent = item::absent_attributes(run);
-        absent.extend_from_slice(remove);
-        if !absent.is_empty() {
-            expression.push_str(&format!(" REMOVE {}", absent.join(", ")));
-        }
-        Self {
-            prev,
-            next_version,
-            expression,
-            names,
-            values,
-        }
-    }
-
-    fn apply(&self, request: UpdateItemFluentBuilder) -> UpdateItemFluentBuilder {
-        request
-            .update_expression(&self.expression)
-            .condition_expression(RUN_CONDITION)
-            .set_expression_attribute_names(Some(self.names.clone()))
-            .set_expression_attribute_values(Some(self.values.clone()))
-    }
-
-    fn transact_item(&self, table: &str, id: &RunId) -> Result<TransactWriteItem, StoreError> {
-        let update = Update::builder()
-            .table_name(table)
-            .key("id", s(id.as_str()))
-            .update_expression(&self.expression)
-            .condition_expression(RUN_CONDITION)
-            .set_expression_attribute_names(Some(self.names.clone()))
-            .set_expression_attribute_values(Some(self.values.clone()))
-            .build()
-            .map_err(unavailable)?;
-        Ok(TransactWriteItem::builder().update(update).build())
-    }
-}
 
 #[async_trait]
 impl RunStore for DynamoRunStore {
@@ -294,16 +244,28 @@ impl RunStore for DynamoRunStore {
             return Err(self.conflict(&run.id).await?);
         }
         // A run that leaves RUNNING gives its agent's slot back, in the same transaction.
-        if prev == RunStatus::Running
-            && run.status != RunStatus::Running
-            && self.holds_slot(&run.id).await?
+        let leaves_running = prev == RunStatus::Running && run.status != RunStatus::Running;
+        let stored = match leaves_running {
+            true => Some(self.as_stored(run).await?),
+            false => None,
+        };
+        if let Some(stored) = &stored
+            && (stored.status != prev || !stored.current)
         {
+            return Err(StoreError::Conflict {
+                id: run.id.clone(),
+                current: stored.status,
+            });
+        }
+        if stored.is_some_and(|s| s.slot) {
             let write = RunWrite::new(run, prev, &[], &["slot"]);
             let release = slots::release(&self.table, &run.agent_id)?;
             return match self.transact(run, &write, release).await? {
                 true => Ok(()),
-                // Only the run's condition can fail beside an unconditional release.
-                false => Err(self.conflict(&run.id).await?),
+                // The run is as read, so the transaction kept colliding: worth a retry.
+                false => Err(StoreError::Unavailable(
+                    "the run's write kept colliding with concurrent transactions".into(),
+                )),
             };
         }
         let write = RunWrite::new(run, prev, &[], &[]);
@@ -333,6 +295,18 @@ impl RunStore for DynamoRunStore {
 
     #[tracing::instrument(skip_all, fields(run_id = %run.id, cap))]
     async fn claim_within(&self, run: &mut Run, cap: u32) -> Result<bool, StoreError> {
+        // A run waiting on its cap is looked at again and again: one read answers that, and
+        // the transaction (whose condition decides) is made only when there seems to be room.
+        if slots::running(&self.client, &self.table, &run.agent_id).await? >= u64::from(cap) {
+            return Ok(false);
+        }
+        let stored = self.as_stored(run).await?;
+        if stored.status != RunStatus::Queued || !stored.current {
+            return Err(StoreError::Conflict {
+                id: run.id.clone(),
+                current: stored.status,
+            });
+        }
         let write = RunWrite::new(
             run,
             RunStatus::Queued,

@@ -5,17 +5,38 @@
 //! decrements it. Only runs claimed this way (`slot = true` on the run) give one back. The
 //! item carries none of the indexes' attributes, so no listing or sweep ever sees it.
 
+use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use crewship_core::ids::AgentId;
 use crewship_core::store::StoreError;
 
-use super::{n, s};
+use super::{get_n, n, s};
 use crate::boxed;
+
+fn key(agent: &AgentId) -> aws_sdk_dynamodb::types::AttributeValue {
+    s(format!("slots#{agent}"))
+}
+
+/// The agent's RUNNING runs as counted, read consistently (0 before its first claim).
+pub async fn running(client: &Client, table: &str, agent: &AgentId) -> Result<u64, StoreError> {
+    let out = client
+        .get_item()
+        .table_name(table)
+        .key("id", key(agent))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| StoreError::Unavailable(boxed(e)))?;
+    Ok(out
+        .item
+        .and_then(|item| get_n::<i64>(&item, "running").ok())
+        .map_or(0, |n| u64::try_from(n).unwrap_or(0)))
+}
 
 fn update(table: &str, agent: &AgentId) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
     Update::builder()
         .table_name(table)
-        .key("id", s(format!("slots#{agent}")))
+        .key("id", key(agent))
         .expression_attribute_values(":one", n(1))
         .expression_attribute_values(":zero", n(0))
 }

@@ -14,3 +14,10 @@ async fn setup() -> (Ports, ()) {
 }
 
 conformance_suite!(setup);
+
+// Outside the suite's list: it needs a store that isolates concurrent writes (moto does not).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_claims_hold_the_agents_cap() {
+    let (ports, _guard) = setup().await;
+    crewship_test_support::conformance::concurrent_claims_hold_the_agents_cap(&ports).await;
+}

@@ -17,6 +17,9 @@ async fn setup() -> (Ports, Moto) {
     (built.ports, moto)
 }
 
+// Without `concurrent_claims_hold_the_agents_cap`: moto's TransactWriteItems snapshots the
+// table and restores the snapshot when a transaction fails, with no lock, so concurrent
+// transactions can undo one another there. DynamoDB's are serializable.
 conformance_suite!(setup);
 
 #[tokio::test]

@@ -35,7 +35,10 @@ fn agent(ran: &std::path::Path) -> Agent {
     agent
         .env
         .insert("RAN_FILE".into(), Secret::new(ran.display().to_string()));
-    agent.max_concurrent_runs = 16;
+    // Above what the two executors can run at once (2 × 8): this test is about lost and
+    // duplicated runs, not the agent's cap, whose claims near it are transactions that moto
+    // does not isolate from one another (`docs/aws.md`, The agent's cap).
+    agent.max_concurrent_runs = 100;
     agent
 }
 

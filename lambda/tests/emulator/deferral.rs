@@ -1,11 +1,18 @@
 //! Deferral by visibility under the real event source's rules: an agent capped at one run at a
-//! time, two webhooks at once, two executor instances invoked at once. Both instances may try
-//! to claim at the same instant; the store's claim holds the cap across them
-//! (`RunStore::claim_within`), so one run waits — reported as a batch item failure, so the
-//! mapping leaves its message, hidden for the executor's delay — and starts when the first has
-//! finished. Both complete, one after the other, no receive count reaches the queue's
-//! `maxReceiveCount`, and the dead-letter queue stays empty.
+//! time, two executor instances invoked at once. The second webhook arrives while the first run
+//! is RUNNING; its run waits — reported as a batch item failure, so the mapping leaves its
+//! message, hidden for the executor's delay — and starts when the first has finished. Both
+//! complete, no receive count reaches the queue's `maxReceiveCount`, and the dead-letter queue
+//! stays empty.
+//!
+//! The second webhook waits for the first run to be RUNNING, so that the two claims do not
+//! overlap: the store holds the cap across executors with a DynamoDB transaction
+//! (`RunStore::claim_within`), and moto does not isolate concurrent transactions (it snapshots
+//! the table and restores the snapshot when one fails, undoing whatever another wrote
+//! meanwhile). The cap under concurrent claims is tested on the stores that isolate them
+//! (`test-support/src/conformance.rs`); on DynamoDB it rests on its serializable transactions.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crewship_aws::provision::MAX_RECEIVES;
@@ -22,8 +29,17 @@ async fn two_runs_of_a_capped_agent_both_complete_and_nothing_is_dead_lettered()
     let agent = crate::command_agent("capped", "sleep 3; echo done", 1);
     let secret = register_agent(&lambda, &agent).await;
     let first = trigger(&lambda, "crew", "capped", &secret, 1).await;
-    let second = trigger(&lambda, "crew", "capped", &secret, 2).await;
-    let ids = [first, second];
+    let ids = Arc::new(Mutex::new(vec![first.clone()]));
+    let second = {
+        let (lambda, ids) = (lambda.clone(), ids.clone());
+        tokio::spawn(async move {
+            while run(&lambda, &first).await["status"] == "QUEUED" {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let id = trigger(&lambda, "crew", "capped", &secret, 2).await;
+            ids.lock().unwrap().push(id);
+        })
+    };
     let sqs = aws_sdk_sqs::Client::new(&stack.cloud.sdk);
     let events = EventSource {
         sqs: sqs.clone(),
@@ -33,8 +49,14 @@ async fn two_runs_of_a_capped_agent_both_complete_and_nothing_is_dead_lettered()
         concurrency: 2,
     };
     let seen = events
-        .drive(Duration::from_secs(90), || all_finished(&lambda, &ids))
+        .drive(Duration::from_secs(90), || {
+            let ids = ids.lock().unwrap().clone();
+            let lambda = lambda.clone();
+            async move { ids.len() == 2 && all_finished(&lambda, &ids).await }
+        })
         .await;
+    second.await.unwrap();
+    let ids = ids.lock().unwrap().clone();
 
     let mut runs: Vec<Run> = Vec::new();
     for id in &ids {
