@@ -26,19 +26,12 @@ use time::OffsetDateTime;
 
 /// Generates one `#[tokio::test]` per behaviour, each calling `$setup().await` for a fresh
 /// `(Ports, guard)`. The calling crate needs `tokio` (macros, multi-thread runtime).
-/// `without_outbox:` leaves out the callback outbox's behaviours, for an adapter set that has no
-/// outbox yet (the cloud's, docs/callbacks.md).
 #[macro_export]
 macro_rules! conformance_suite {
     ($setup:path) => {
-        $crate::conformance_suite!(without_outbox: $setup);
         $crate::conformance_suite!(@tests $setup;
             callbacks_are_one_per_run_and_read_back,
             callbacks_are_claimed_once_and_recorded_conditionally,
-        );
-    };
-    (without_outbox: $setup:path) => {
-        $crate::conformance_suite!(@tests $setup;
             created_runs_read_back_exactly,
             large_payloads_round_trip,
             transitions_are_conditional_on_status_and_version,
@@ -134,16 +127,22 @@ fn running(mut run: Run) -> Run {
     run
 }
 
+/// `n` new QUEUED runs of `agent`, stored.
+async fn queued_runs(ports: &Ports, agent: &Agent, n: usize) -> Vec<Run> {
+    let mut runs = Vec::with_capacity(n);
+    for _ in 0..n {
+        let run = new_run(agent, "{}");
+        ports.runs.create(&run).await.unwrap();
+        runs.push(run);
+    }
+    runs
+}
+
 /// Claims within an agent's cap of two: two win, a third writes nothing until a finished run
 /// frees its slot; other agents have caps of their own; a stale claim is a conflict.
 pub async fn claims_hold_the_agents_cap(ports: &Ports) {
     let a = agent("agent-a");
-    let mut queued = Vec::new();
-    for _ in 0..4 {
-        let run = new_run(&a, "{}");
-        ports.runs.create(&run).await.unwrap();
-        queued.push(run);
-    }
+    let queued = queued_runs(ports, &a, 4).await;
     let mut winners = Vec::new();
     for run in &queued[..2] {
         let mut run = running(run.clone());
@@ -211,12 +210,7 @@ pub async fn claims_hold_the_agents_cap(ports: &Ports) {
 /// the snapshot when one fails); the memory and SQLite sets call it themselves.
 pub async fn concurrent_claims_hold_the_agents_cap(ports: &Ports) {
     let a = agent("agent-a");
-    let mut queued = Vec::new();
-    for _ in 0..6 {
-        let run = new_run(&a, "{}");
-        ports.runs.create(&run).await.unwrap();
-        queued.push(run);
-    }
+    let queued = queued_runs(ports, &a, 6).await;
     let claims: Vec<_> = queued
         .into_iter()
         .map(|run| {

@@ -89,9 +89,10 @@ impl DynamoRunStore {
     }
 
     /// The run's status, version and whether it holds a slot of its agent's count, read
-    /// consistently: a transaction is made only for a run still as its writer read it, since
-    /// one that fails is costly (and moto, which the tests run on, restores a snapshot of the
-    /// whole table when one fails, undoing concurrent writes).
+    /// consistently before a run leaves RUNNING: the slot decides whether the write is a
+    /// transaction, and one is made only for a run still as its writer read it, since one that
+    /// fails is costly (and moto, which the tests run on, restores a snapshot of the whole table
+    /// when one fails, undoing concurrent writes).
     async fn as_stored(&self, run: &Run) -> Result<Stored, StoreError> {
         let out = self
             .client
@@ -299,13 +300,6 @@ impl RunStore for DynamoRunStore {
         // the transaction (whose condition decides) is made only when there seems to be room.
         if slots::running(&self.client, &self.table, &run.agent_id).await? >= u64::from(cap) {
             return Ok(false);
-        }
-        let stored = self.as_stored(run).await?;
-        if stored.status != RunStatus::Queued || !stored.current {
-            return Err(StoreError::Conflict {
-                id: run.id.clone(),
-                current: stored.status,
-            });
         }
         let write = RunWrite::new(
             run,

@@ -38,7 +38,6 @@ fn update(table: &str, agent: &AgentId) -> aws_sdk_dynamodb::types::builders::Up
         .table_name(table)
         .key("id", key(agent))
         .expression_attribute_values(":one", n(1))
-        .expression_attribute_values(":zero", n(0))
 }
 
 fn item(
@@ -56,6 +55,7 @@ pub fn take(table: &str, agent: &AgentId, cap: u32) -> Result<TransactWriteItem,
         update(table, agent)
             .update_expression("SET running = if_not_exists(running, :zero) + :one")
             .condition_expression("attribute_not_exists(running) OR running < :cap")
+            .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":cap", n(cap)),
     )
 }
@@ -65,4 +65,37 @@ pub fn release(table: &str, agent: &AgentId) -> Result<TransactWriteItem, StoreE
     item(
         update(table, agent).update_expression("SET running = if_not_exists(running, :one) - :one"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// DynamoDB refuses an expression attribute value that no expression uses (moto does not).
+    fn every_value_is_used(item: &TransactWriteItem) {
+        let update = item.update().expect("an update");
+        let expressions = format!(
+            "{} {}",
+            update.update_expression(),
+            update.condition_expression().unwrap_or_default()
+        );
+        for name in update
+            .expression_attribute_values()
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k)
+        {
+            assert!(
+                expressions.contains(name.as_str()),
+                "{name} unused in {expressions}"
+            );
+        }
+    }
+
+    #[test]
+    fn takes_and_releases_use_every_value_they_carry() {
+        let agent: AgentId = "agent-a".parse().unwrap();
+        every_value_is_used(&take("runs", &agent, 2).unwrap());
+        every_value_is_used(&release("runs", &agent).unwrap());
+    }
 }

@@ -3,6 +3,12 @@
 //! it (receipt handle, `ApproximateReceiveCount`; successes deleted, `batchItemFailures` left).
 //! The waiting run is deferred by visibility and re-sent before `maxReceiveCount`: both runs
 //! complete, one after the other, and nothing reaches the dead-letter queue.
+//!
+//! The second run's message is sent once the first run is RUNNING, so that the two claims do
+//! not overlap: on DynamoDB a claim is a transaction, and moto does not isolate concurrent
+//! transactions (when one fails it restores a snapshot of the table, undoing the other's
+//! claim). The cap under concurrent claims is tested where the store isolates them
+//! (`test-support/src/conformance.rs`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -63,9 +69,9 @@ async fn two_runs_of_a_capped_agent_both_complete_and_nothing_is_dead_lettered()
     for _ in 0..2 {
         let run = queued_run(&agent, "{}");
         ports.runs.create(&run).await.unwrap();
-        ports.queue.send(&run.id).await.unwrap();
         ids.push(run.id);
     }
+    ports.queue.send(&ids[0]).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = ExecutorConfig {
         max_receives: MAX_RECEIVES,
@@ -116,6 +122,11 @@ async fn two_runs_of_a_capped_agent_both_complete_and_nothing_is_dead_lettered()
             }
         }));
     }
+    while ports.runs.get(&ids[0]).await.unwrap().unwrap().status == RunStatus::Queued {
+        assert!(Instant::now() < deadline, "the first run never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    ports.queue.send(&ids[1]).await.unwrap();
     for instance in instances {
         instance.await.unwrap();
     }
